@@ -1,0 +1,341 @@
+// The hub's ledger: an append-only log of compact JWS leaves in SQLite with an RFC 6962 Merkle
+// tree. Every append stores the leaf hash and the perfect subtrees the accumulator completed, so
+// roots and proofs for any size are O(log n) lookups. Checkpoints are C2SP signed notes.
+// There is no update or delete path here, and the schema's triggers refuse one.
+import type Database from 'better-sqlite3';
+import {
+  b64url,
+  consistencyProof,
+  inclusionProof,
+  leafHash,
+  MerkleAccumulator,
+  messageHash,
+  type NoteVerifier,
+  noteVerifierKey,
+  openCheckpoint,
+  parseNoteVerifierKey,
+  rootFromStore,
+  signCheckpoint,
+  utf8,
+} from '../../protocol/index.js';
+import { prepareDatabase } from './schema.js';
+
+/** What the ledger indexes about a leaf, read from its (already verified) JWS. */
+export interface LeafMeta {
+  typ: string;
+  kid: string;
+  /** The gateway chain the leaf belongs to (chained gateway messages only). */
+  gw: string | null;
+  seq: number | null;
+}
+
+export interface AppendInput extends LeafMeta {
+  /** The compact JWS exactly as received or signed. */
+  jws: string;
+  receivedMs: number;
+}
+
+export interface Entry extends LeafMeta {
+  index: number;
+  jws: string;
+  leafHash: Uint8Array;
+  messageHash: Uint8Array;
+  receivedMs: number;
+}
+
+export interface StoredCheckpoint {
+  size: number;
+  root: Uint8Array;
+  note: string;
+  createdMs: number;
+}
+
+/** The key that signs checkpoints (and, elsewhere, hub entries). */
+export interface LogSigner {
+  origin: string;
+  secretKey: Uint8Array;
+  publicKey: Uint8Array;
+}
+
+interface EntryRow {
+  idx: number;
+  leaf: string;
+  leaf_hash: Buffer;
+  message_hash: Buffer;
+  typ: string;
+  kid: string;
+  gw: string | null;
+  seq: number | null;
+  received_ms: number;
+}
+
+interface CheckpointRow {
+  size: number;
+  root: Buffer;
+  note: string;
+  created_ms: number;
+}
+
+const toEntry = (r: EntryRow): Entry => ({
+  index: r.idx,
+  jws: r.leaf,
+  leafHash: new Uint8Array(r.leaf_hash),
+  messageHash: new Uint8Array(r.message_hash),
+  typ: r.typ,
+  kid: r.kid,
+  gw: r.gw,
+  seq: r.seq,
+  receivedMs: r.received_ms,
+});
+
+const toCheckpoint = (r: CheckpointRow): StoredCheckpoint => ({
+  size: r.size,
+  root: new Uint8Array(r.root),
+  note: r.note,
+  createdMs: r.created_ms,
+});
+
+/** The largest number of entries one range read returns. */
+export const MAX_RANGE = 1000;
+
+export class Ledger {
+  readonly db: Database.Database;
+  private accumulator: MerkleAccumulator;
+  private readonly signer: LogSigner | undefined;
+  private readonly now: () => number;
+  private readonly st: {
+    insertEntry: Database.Statement<unknown[]>;
+    insertNode: Database.Statement<[number, number, Buffer]>;
+    count: Database.Statement<[], { n: number }>;
+    entry: Database.Statement<[number], EntryRow>;
+    range: Database.Statement<[number, number], EntryRow>;
+    byMessageHash: Database.Statement<[Buffer], EntryRow>;
+    byGwSeq: Database.Statement<[string, number], EntryRow>;
+    chain: Database.Statement<[string, number, number], EntryRow>;
+    head: Database.Statement<[string], EntryRow>;
+    leafHash: Database.Statement<[number], { leaf_hash: Buffer }>;
+    node: Database.Statement<[number, number], { hash: Buffer }>;
+    insertCheckpoint: Database.Statement<[number, Buffer, string, number]>;
+    latestCheckpoint: Database.Statement<[], CheckpointRow>;
+    checkpointAt: Database.Statement<[number], CheckpointRow>;
+    checkpointCovering: Database.Statement<[number], CheckpointRow>;
+    checkpoints: Database.Statement<[number, number], CheckpointRow>;
+  };
+
+  constructor(db: Database.Database, opts: { signer?: LogSigner; now?: () => number } = {}) {
+    this.db = db;
+    prepareDatabase(db);
+    this.signer = opts.signer;
+    this.now = opts.now ?? Date.now;
+    const cols = 'idx, leaf, leaf_hash, message_hash, typ, kid, gw, seq, received_ms';
+    this.st = {
+      insertEntry: db.prepare(
+        `INSERT INTO entries (${cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ) as Database.Statement<unknown[]>,
+      insertNode: db.prepare('INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)'),
+      count: db.prepare('SELECT COUNT(*) AS n FROM entries'),
+      entry: db.prepare(`SELECT ${cols} FROM entries WHERE idx = ?`),
+      range: db.prepare(`SELECT ${cols} FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx`),
+      byMessageHash: db.prepare(`SELECT ${cols} FROM entries WHERE message_hash = ?`),
+      byGwSeq: db.prepare(`SELECT ${cols} FROM entries WHERE gw = ? AND seq = ?`),
+      chain: db.prepare(`SELECT ${cols} FROM entries WHERE gw = ? AND seq >= ? ORDER BY seq LIMIT ?`),
+      head: db.prepare(`SELECT ${cols} FROM entries WHERE gw = ? ORDER BY seq DESC LIMIT 1`),
+      leafHash: db.prepare('SELECT leaf_hash FROM entries WHERE idx = ?'),
+      node: db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?'),
+      insertCheckpoint: db.prepare(
+        'INSERT INTO checkpoints (size, root, note, created_ms) VALUES (?, ?, ?, ?)',
+      ),
+      latestCheckpoint: db.prepare('SELECT * FROM checkpoints ORDER BY size DESC LIMIT 1'),
+      checkpointAt: db.prepare('SELECT * FROM checkpoints WHERE size = ?'),
+      checkpointCovering: db.prepare('SELECT * FROM checkpoints WHERE size > ? ORDER BY size LIMIT 1'),
+      checkpoints: db.prepare('SELECT * FROM checkpoints WHERE size >= ? ORDER BY size LIMIT ?'),
+    };
+    const size = this.st.count.get()?.n ?? 0;
+    this.accumulator = MerkleAccumulator.restore(size, this.hashAt);
+  }
+
+  get size(): number {
+    return this.accumulator.size;
+  }
+
+  get origin(): string | undefined {
+    return this.signer?.origin;
+  }
+
+  /** The C2SP verifier key of this ledger's checkpoints (when it signs them). */
+  verifierKey(): string | undefined {
+    return this.signer ? noteVerifierKey(this.signer.origin, this.signer.publicKey) : undefined;
+  }
+
+  /** The stored hash of the complete subtree of 2^level leaves starting at index·2^level. */
+  readonly hashAt = (level: number, index: number): Uint8Array => {
+    const row = level === 0 ? this.st.leafHash.get(index) : this.st.node.get(level, index);
+    if (!row) throw new RangeError(`no stored subtree at level ${level}, index ${index}`);
+    return new Uint8Array('leaf_hash' in row ? row.leaf_hash : row.hash);
+  };
+
+  /** Runs `fn` in one IMMEDIATE transaction; if it throws, nothing it appended stays. */
+  transaction<T>(fn: () => T): T {
+    const before = this.accumulator.size;
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (err) {
+      if (this.accumulator.size !== before) this.accumulator = MerkleAccumulator.restore(before, this.hashAt);
+      throw err;
+    }
+  }
+
+  /**
+   * Appends leaves in order, in one transaction (or inside the caller's). Returns the new entries.
+   * Throws (and appends nothing) if a leaf repeats a message hash or a (gw, seq) already present.
+   */
+  append(inputs: readonly AppendInput[]): Entry[] {
+    return this.transaction(() => {
+      const out: Entry[] = [];
+      for (const input of inputs) {
+        const index = this.accumulator.size;
+        const bytes = utf8(input.jws);
+        const lh = leafHash(bytes);
+        const mh = messageHash(input.jws);
+        this.st.insertEntry.run(
+          index,
+          input.jws,
+          Buffer.from(lh),
+          Buffer.from(mh),
+          input.typ,
+          input.kid,
+          input.gw,
+          input.seq,
+          input.receivedMs,
+        );
+        for (const sub of this.accumulator.append(lh)) {
+          if (sub.level > 0) this.st.insertNode.run(sub.level, sub.index, Buffer.from(sub.hash));
+        }
+        out.push({ ...input, index, leafHash: lh, messageHash: mh });
+      }
+      return out;
+    });
+  }
+
+  entry(index: number): Entry | undefined {
+    const row = this.st.entry.get(index);
+    return row ? toEntry(row) : undefined;
+  }
+
+  /** Entries [start, end), at most MAX_RANGE of them. */
+  range(start: number, end: number): Entry[] {
+    const stop = Math.min(end, start + MAX_RANGE, this.size);
+    return this.st.range.all(start, stop).map(toEntry);
+  }
+
+  entryByMessageHash(hash: Uint8Array): Entry | undefined {
+    const row = this.st.byMessageHash.get(Buffer.from(hash));
+    return row ? toEntry(row) : undefined;
+  }
+
+  entryByGatewaySeq(gw: string, seq: number): Entry | undefined {
+    const row = this.st.byGwSeq.get(gw, seq);
+    return row ? toEntry(row) : undefined;
+  }
+
+  /** A gateway's chained messages from `fromSeq`, in seq order. */
+  gatewayChain(gw: string, fromSeq = 0, limit = MAX_RANGE): Entry[] {
+    return this.st.chain.all(gw, fromSeq, Math.min(limit, MAX_RANGE)).map(toEntry);
+  }
+
+  /** The gateway's entry with the highest seq. */
+  gatewayHead(gw: string): Entry | undefined {
+    const row = this.st.head.get(gw);
+    return row ? toEntry(row) : undefined;
+  }
+
+  root(size = this.size): Uint8Array {
+    if (size === this.size) return this.accumulator.root();
+    this.checkSize('size', size);
+    return rootFromStore(size, this.hashAt);
+  }
+
+  inclusionProof(index: number, size: number): Uint8Array[] {
+    this.checkSize('size', size);
+    return inclusionProof(index, size, this.hashAt);
+  }
+
+  consistencyProof(first: number, second: number): Uint8Array[] {
+    this.checkSize('second', second);
+    return consistencyProof(first, second, this.hashAt);
+  }
+
+  private checkSize(name: string, size: number): void {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.size) {
+      throw new RangeError(`${name} ${size} is outside 0..${this.size} (the current tree size)`);
+    }
+  }
+
+  /**
+   * Signs and stores a checkpoint for the current size, unless one exists for it. Returns the
+   * newest checkpoint.
+   */
+  checkpoint(): StoredCheckpoint | undefined {
+    const latest = this.latestCheckpoint();
+    if (latest && latest.size === this.size) return latest;
+    if (!this.signer) throw new Error('this ledger has no log key; it cannot sign checkpoints');
+    if (this.size === 0) return undefined;
+    const size = this.size;
+    const root = this.root();
+    const { origin, secretKey, publicKey } = this.signer;
+    const note = signCheckpoint({ origin, size, root }, origin, secretKey, publicKey);
+    const cp = { size, root, note, createdMs: this.now() };
+    this.st.insertCheckpoint.run(size, Buffer.from(root), note, cp.createdMs);
+    return cp;
+  }
+
+  /**
+   * Stores a checkpoint signed elsewhere (a mirror keeps its source's). It must verify with one of
+   * `verifiers`, and its root must be this ledger's root at that size.
+   */
+  addSignedCheckpoint(note: string, verifiers: readonly NoteVerifier[]): StoredCheckpoint {
+    const opened = openCheckpoint(note, verifiers);
+    if (!opened.ok) throw new Error(`checkpoint refused: ${opened.reason}`);
+    const { size, root } = opened.checkpoint;
+    if (size > this.size)
+      throw new Error(`checkpoint size ${size} is beyond this copy's ${this.size} entries`);
+    const mine = this.root(size);
+    if (b64url.encode(mine) !== b64url.encode(root)) {
+      throw new Error(`checkpoint root at size ${size} differs from the root of the entries held`);
+    }
+    const existing = this.checkpointAt(size);
+    if (existing) return existing;
+    const cp = { size, root, note, createdMs: this.now() };
+    this.st.insertCheckpoint.run(size, Buffer.from(root), note, cp.createdMs);
+    return cp;
+  }
+
+  latestCheckpoint(): StoredCheckpoint | undefined {
+    const row = this.st.latestCheckpoint.get();
+    return row ? toCheckpoint(row) : undefined;
+  }
+
+  checkpointAt(size: number): StoredCheckpoint | undefined {
+    const row = this.st.checkpointAt.get(size);
+    return row ? toCheckpoint(row) : undefined;
+  }
+
+  /** The oldest checkpoint that covers leaf `index` (size > index). */
+  checkpointCovering(index: number): StoredCheckpoint | undefined {
+    const row = this.st.checkpointCovering.get(index);
+    return row ? toCheckpoint(row) : undefined;
+  }
+
+  checkpoints(fromSize = 0, limit = MAX_RANGE): StoredCheckpoint[] {
+    return this.st.checkpoints.all(fromSize, Math.min(limit, MAX_RANGE)).map(toCheckpoint);
+  }
+}
+
+/** Parses a C2SP verifier key string, with a message naming where it came from. */
+export function verifierFromKey(vkey: string, where: string): NoteVerifier {
+  try {
+    return parseNoteVerifierKey(vkey);
+  } catch (err) {
+    throw new Error(`${where}: ${(err as Error).message}`);
+  }
+}
