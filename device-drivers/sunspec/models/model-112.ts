@@ -1,0 +1,45 @@
+// SunSpec model 112: Inverter (Split Phase) FLOAT. Offsets count from the model's ID register.
+// Written for Wattproof from the SunSpec Information Model; test/sunspec-reference.test.ts checks
+// it point by point against the official definition.
+import { pt, type SunSpecModelDef } from '../types.js';
+
+export const model112: SunSpecModelDef = {
+  id: 112,
+  name: 'inverter_split_phase_float',
+  label: 'Inverter (Split Phase) FLOAT',
+  points: [
+    pt(0, 'ID', 'uint16', { mandatory: true, static: true, label: 'Model ID' }),
+    pt(1, 'L', 'uint16', { mandatory: true, static: true, label: 'Model Length' }),
+    pt(2, 'A', 'float32', { units: 'A', mandatory: true, label: 'Amps' }),
+    pt(4, 'AphA', 'float32', { units: 'A', mandatory: true, label: 'Amps PhaseA' }),
+    pt(6, 'AphB', 'float32', { units: 'A', mandatory: true, label: 'Amps PhaseB' }),
+    pt(8, 'AphC', 'float32', { units: 'A', label: 'Amps PhaseC' }),
+    pt(10, 'PPVphAB', 'float32', { units: 'V', label: 'Phase Voltage AB' }),
+    pt(12, 'PPVphBC', 'float32', { units: 'V', label: 'Phase Voltage BC' }),
+    pt(14, 'PPVphCA', 'float32', { units: 'V', label: 'Phase Voltage CA' }),
+    pt(16, 'PhVphA', 'float32', { units: 'V', mandatory: true, label: 'Phase Voltage AN' }),
+    pt(18, 'PhVphB', 'float32', { units: 'V', mandatory: true, label: 'Phase Voltage BN' }),
+    pt(20, 'PhVphC', 'float32', { units: 'V', label: 'Phase Voltage CN' }),
+    pt(22, 'W', 'float32', { units: 'W', mandatory: true, label: 'Watts' }),
+    pt(24, 'Hz', 'float32', { units: 'Hz', mandatory: true, label: 'Hz' }),
+    pt(26, 'VA', 'float32', { units: 'VA', label: 'VA' }),
+    pt(28, 'VAr', 'float32', { units: 'var', label: 'VAr' }),
+    pt(30, 'PF', 'float32', { units: 'Pct', label: 'PF' }),
+    pt(32, 'WH', 'float32', { units: 'Wh', mandatory: true, label: 'WattHours' }),
+    pt(34, 'DCA', 'float32', { units: 'A', label: 'DC Amps' }),
+    pt(36, 'DCV', 'float32', { units: 'V', label: 'DC Voltage' }),
+    pt(38, 'DCW', 'float32', { units: 'W', label: 'DC Watts' }),
+    pt(40, 'TmpCab', 'float32', { units: 'C', mandatory: true, label: 'Cabinet Temperature' }),
+    pt(42, 'TmpSnk', 'float32', { units: 'C', label: 'Heat Sink Temperature' }),
+    pt(44, 'TmpTrns', 'float32', { units: 'C', label: 'Transformer Temperature' }),
+    pt(46, 'TmpOt', 'float32', { units: 'C', label: 'Other Temperature' }),
+    pt(48, 'St', 'enum16', { mandatory: true, label: 'Operating State' }),
+    pt(49, 'StVnd', 'enum16', { label: 'Vendor Operating State' }),
+    pt(50, 'Evt1', 'bitfield32', { mandatory: true, label: 'Event1' }),
+    pt(52, 'Evt2', 'bitfield32', { mandatory: true, label: 'Event Bitfield 2' }),
+    pt(54, 'EvtVnd1', 'bitfield32', { label: 'Vendor Event Bitfield 1' }),
+    pt(56, 'EvtVnd2', 'bitfield32', { label: 'Vendor Event Bitfield 2' }),
+    pt(58, 'EvtVnd3', 'bitfield32', { label: 'Vendor Event Bitfield 3' }),
+    pt(60, 'EvtVnd4', 'bitfield32', { label: 'Vendor Event Bitfield 4' }),
+  ],
+};
