@@ -79,6 +79,10 @@ const device = z
           error: 'a SunSpec base address is 0, 40000 or 50000',
         })
         .optional(),
+      serial: z
+        .string({ error: 'must be text (the serial number printed on the device)' })
+        .regex(/^[^\p{Cc}]{1,64}$/u, 'a serial number is 1..64 printable characters')
+        .optional(),
       pollSeconds: bounded(1, 3600, 'a poll interval in seconds').default(5),
       role: z.enum(METER_ROLES, { error: `role is one of ${METER_ROLES.join(', ')}` }),
     },
@@ -168,11 +172,13 @@ const gateway = z
           },
         )
         .default(15),
-      settlementSeconds: bounded(1, 3600, 'a settlement period in seconds for tests and demos')
-        .refine((s) => 3600 % s === 0, 'settlementSeconds must divide 3600 so boundaries align to the hour')
-        .optional(),
+      lateReadingSeconds: bounded(
+        1,
+        600,
+        "how late an interval's end reading may be taken, in seconds",
+      ).default(30),
     },
-    mapping('stateDir, settlementMinutes'),
+    mapping('stateDir, settlementMinutes, lateReadingSeconds'),
   )
   .prefault({});
 
@@ -233,6 +239,13 @@ export const agentConfigSchema = z
     mapping('the file holds gateway, hub, devices, clock, telemetry, logging'),
   )
   .superRefine((c, ctx) => {
+    if (c.gateway.lateReadingSeconds * 2 > c.gateway.settlementMinutes * 60) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gateway', 'lateReadingSeconds'],
+        message: 'must be at most half of the settlement period',
+      });
+    }
     const seen = new Map<string, number>();
     c.devices.forEach((d, i) => {
       const first = seen.get(d.name);
@@ -250,11 +263,9 @@ export type AgentConfig = z.infer<typeof agentConfigSchema>;
 export type DeviceConfig = AgentConfig['devices'][number];
 export type HubConfig = AgentConfig['hub'];
 
-/** The settlement period in milliseconds (settlementSeconds, for tests and demos, wins). */
+/** The settlement period in milliseconds. */
 export function settlementPeriodMs(c: AgentConfig): number {
-  return c.gateway.settlementSeconds !== undefined
-    ? c.gateway.settlementSeconds * 1000
-    : c.gateway.settlementMinutes * 60_000;
+  return c.gateway.settlementMinutes * 60_000;
 }
 
 export class ConfigError extends Error {
