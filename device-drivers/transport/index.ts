@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './rtu.js';
+export * from './tcp.js';
+export * from './transport.js';
