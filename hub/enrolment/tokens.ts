@@ -3,6 +3,8 @@
 // so two gateways racing with one token cannot both win.
 import { createHash, randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { isId } from '../../protocol/index.js';
+import { NAME_PATTERN } from '../../protocol/messages/index.js';
 
 export const TOKEN_PREFIX = 'wpt_';
 const TOKEN_PATTERN = /^wpt_[A-Za-z0-9_-]{43}$/;
@@ -57,8 +59,13 @@ export class EnrollTokens {
     if (!Number.isInteger(ttlMs) || ttlMs <= 0 || ttlMs > MAX_TOKEN_TTL_MS) {
       throw new RangeError(`ttl must be between 1 ms and 7 days, got ${ttlMs} ms`);
     }
-    if (binding.site.length === 0 || binding.site.length > 200) {
-      throw new RangeError('site must be 1 to 200 characters');
+    if (!NAME_PATTERN.test(binding.site)) {
+      throw new RangeError(
+        `site "${binding.site}" must be 1-64 characters: letters, digits, "_", "." or "-", starting with a letter or digit`,
+      );
+    }
+    if (binding.participant != null && !isId(binding.participant, 'pt')) {
+      throw new RangeError(`participant "${binding.participant}" must be a participant id (pt-...)`);
     }
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const created = this.now();

@@ -58,14 +58,16 @@ CREATE TABLE IF NOT EXISTS bindings (
   participant TEXT
 ) STRICT;
 
--- Evidence: a validly signed message under a seq for which the log holds a different message.
+-- Evidence: a validly signed message under a seq for which the hub already holds a different
+-- one (in the log at conflicting_index, or still waiting for a gap to close: index NULL).
 CREATE TABLE IF NOT EXISTS equivocations (
   id INTEGER PRIMARY KEY,
   gw TEXT NOT NULL,
   seq INTEGER NOT NULL,
   jws TEXT NOT NULL,
   message_hash BLOB NOT NULL UNIQUE,
-  conflicting_index INTEGER NOT NULL,
+  conflicting_hash BLOB NOT NULL,
+  conflicting_index INTEGER,
   received_ms INTEGER NOT NULL
 ) STRICT;
 

@@ -1,0 +1,303 @@
+// The composition root: opens the ledger and the log key, starts (or connects to) the broker,
+// wires ingest, receipts, checkpoints and enrolment, and serves the HTTP API. Each part gets its
+// dependencies here and nowhere else; stop() shuts them down in reverse order.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import mqtt from 'mqtt';
+import type { Logger } from 'pino';
+import { HUB_STATUS_TYP, signMessage } from '../protocol/messages/index.js';
+import { type Api, buildApi } from './api/server.js';
+import { HUB_USERNAME } from './broker/acl.js';
+import { MqttCredentials } from './broker/credentials.js';
+import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
+import { MosquittoFiles } from './broker/mosquitto-files.js';
+import { type HubConfig, readSecretFile } from './config.js';
+import { Ed25519Verifier } from './crypto/fast-verify.js';
+import { Enrolment } from './enrolment/enrol.js';
+import { FailureLimiter } from './enrolment/failure-limiter.js';
+import { EnrollTokens } from './enrolment/tokens.js';
+import { EquivocationStore } from './ingest/equivocations.js';
+import { INGEST_SUBSCRIPTIONS, Ingest } from './ingest/ingest.js';
+import { ReceiptQueue } from './ingest/receipts.js';
+import { IngestStats } from './ingest/stats.js';
+import { type HubKey, loadOrCreateHubKey } from './keys.js';
+import { Bindings } from './ledger/bindings.js';
+import { Checkpointer } from './ledger/checkpointer.js';
+import { Ledger, type StoredCheckpoint } from './ledger/ledger.js';
+import { packageVersion } from './version.js';
+
+export const LEDGER_FILE = 'ledger.db';
+export const KEY_FILE = 'hub.key';
+
+export type BrokerChoice =
+  | { kind: 'embedded'; host: string; port: number }
+  | {
+      kind: 'external';
+      url: string;
+      username: string;
+      password: string;
+      caFile?: string;
+      mosquitto?: { passwordFile: string; aclFile: string; pidFile?: string };
+    };
+
+export interface HubOptions {
+  dataDir: string;
+  origin?: string;
+  checkpointEvery: number;
+  checkpointIntervalMs: number;
+  gapWaitMs: number;
+  maxPendingPerGateway: number;
+  http: { host: string; port: number };
+  operatorToken: string;
+  broker: BrokerChoice;
+  /** What gateways are told to connect to; default the broker's URL. */
+  publicBrokerUrl?: string;
+  tokenTtlMs: number;
+  maxEnrolFailures: number;
+  enrolFailureWindowMs: number;
+  log: Logger;
+}
+
+export function hubOptionsFromConfig(c: HubConfig, log: Logger): HubOptions {
+  const ext = c.broker.external;
+  const broker: BrokerChoice = ext
+    ? {
+        kind: 'external',
+        url: ext.url,
+        username: ext.username,
+        password: ext.password ?? readSecretFile(ext.passwordFile as string, 'broker.external.passwordFile'),
+        ...(ext.caFile ? { caFile: ext.caFile } : {}),
+        mosquitto: {
+          passwordFile: ext.mosquittoPasswordFile,
+          aclFile: ext.mosquittoAclFile,
+          ...(ext.mosquittoPidFile ? { pidFile: ext.mosquittoPidFile } : {}),
+        },
+      }
+    : {
+        kind: 'embedded',
+        host: c.broker.embedded?.host ?? '127.0.0.1',
+        port: c.broker.embedded?.port ?? 1883,
+      };
+  return {
+    dataDir: c.dataDir,
+    ...(c.ledger.origin ? { origin: c.ledger.origin } : {}),
+    checkpointEvery: c.ledger.checkpointEvery,
+    checkpointIntervalMs: c.ledger.checkpointIntervalMs,
+    gapWaitMs: c.ingest.gapWaitMs,
+    maxPendingPerGateway: c.ingest.maxPendingPerGateway,
+    http: { host: c.http.host, port: c.http.port },
+    operatorToken:
+      c.http.operatorToken ?? readSecretFile(c.http.operatorTokenFile as string, 'http.operatorTokenFile'),
+    broker,
+    ...(c.broker.publicUrl ? { publicBrokerUrl: c.broker.publicUrl } : {}),
+    tokenTtlMs: c.enrolment.tokenTtlSeconds * 1000,
+    maxEnrolFailures: c.enrolment.maxFailures,
+    enrolFailureWindowMs: c.enrolment.failureWindowSeconds * 1000,
+    log,
+  };
+}
+
+export class Hub {
+  private constructor(
+    readonly key: HubKey,
+    readonly db: Database.Database,
+    readonly ledger: Ledger,
+    readonly stats: IngestStats,
+    readonly ingest: Ingest,
+    readonly tokens: EnrollTokens,
+    readonly checkpointer: Checkpointer,
+    readonly api: Api,
+    readonly httpUrl: string,
+    readonly brokerUrl: string,
+    private readonly client: mqtt.MqttClient,
+    readonly embedded: EmbeddedBroker | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(o: HubOptions): Promise<Hub> {
+    const log = o.log;
+    mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+    const { key, created } = loadOrCreateHubKey(path.join(o.dataDir, KEY_FILE));
+    if (created) log.info({ event: 'hub-key-created', hubId: key.hubId }, 'created the hub log key');
+    const origin = o.origin ?? `wattproof/${key.hubId}`;
+    const db = new Database(path.join(o.dataDir, LEDGER_FILE));
+    const ledger = new Ledger(db, { signer: { origin, secretKey: key.secretKey, publicKey: key.publicKey } });
+    const bindings = new Bindings(db);
+    const credentials = new MqttCredentials(db);
+    const tokens = new EnrollTokens(db);
+    const equivocations = new EquivocationStore(db);
+    const stats = new IngestStats();
+
+    // The broker and the hub's own MQTT login.
+    let embedded: EmbeddedBroker | undefined;
+    let brokerUrl: string;
+    let hubUser: string;
+    let hubPassword: string;
+    let mosquittoFiles: MosquittoFiles | undefined;
+    let ca: Buffer | undefined;
+    if (o.broker.kind === 'embedded') {
+      hubUser = HUB_USERNAME;
+      hubPassword = randomBytes(32).toString('base64url');
+      embedded = await startEmbeddedBroker({
+        host: o.broker.host,
+        port: o.broker.port,
+        hubPassword,
+        checkGateway: (u, p) => credentials.check(u, p),
+        log: log.child({ part: 'broker' }),
+      });
+      brokerUrl = embedded.url;
+    } else {
+      hubUser = o.broker.username;
+      hubPassword = o.broker.password;
+      brokerUrl = o.broker.url;
+      if (o.broker.caFile) ca = readFileSync(o.broker.caFile);
+      if (o.broker.mosquitto) {
+        mosquittoFiles = new MosquittoFiles({ ...o.broker.mosquitto, hubUsername: hubUser, hubPassword });
+        mosquittoFiles.write(credentials.passwordFileText());
+      }
+    }
+
+    const client = await new Promise<mqtt.MqttClient>((resolve, reject) => {
+      const c = mqtt.connect(brokerUrl, {
+        username: hubUser,
+        password: hubPassword,
+        clientId: `wattproof-hub-${key.hubId}`,
+        clean: false,
+        reconnectPeriod: 1000,
+        connectTimeout: 10_000,
+        protocolVersion: 4,
+        ...(ca ? { ca } : {}),
+      });
+      const fail = (err: Error) => {
+        c.end(true);
+        reject(new Error(`cannot connect to the broker at ${brokerUrl}: ${err.message}`));
+      };
+      c.once('error', fail);
+      c.once('connect', () => {
+        c.off('error', fail);
+        c.on('error', (err) => log.warn({ event: 'mqtt-error', err: err.message }));
+        resolve(c);
+      });
+    });
+
+    const publish = (topic: string, payload: string) => {
+      client.publish(topic, payload, { qos: 1 }, (err) => {
+        if (err) log.warn({ event: 'publish-failed', topic, err: err.message });
+      });
+    };
+    const receipts = new ReceiptQueue(ledger, publish, stats);
+    const publishStatus = (cp: StoredCheckpoint | undefined, state: 'online' | 'offline') => {
+      const status = signMessage(
+        HUB_STATUS_TYP,
+        key.hubId,
+        {
+          hub: key.hubId,
+          state,
+          version: packageVersion(),
+          ...(cp ? { checkpoint: cp.note } : {}),
+          at: Date.now(),
+        },
+        key.secretKey,
+      );
+      client.publish('wattproof/v1/hub/status', status, { qos: 1, retain: true });
+    };
+    const checkpointer = new Checkpointer(ledger, {
+      every: o.checkpointEvery,
+      intervalMs: o.checkpointIntervalMs,
+      onCheckpoint: (cp) => {
+        receipts.onCheckpoint(cp);
+        publishStatus(cp, 'online');
+      },
+      onError: (err) => log.error({ event: 'checkpoint-failed', err: err.message }),
+    });
+    const ingest = new Ingest({
+      ledger,
+      bindings,
+      verifier: new Ed25519Verifier(),
+      equivocations,
+      receipts,
+      stats,
+      hubKey: key,
+      log: log.child({ part: 'ingest' }),
+      gapWaitMs: o.gapWaitMs,
+      maxPendingPerGateway: o.maxPendingPerGateway,
+      afterCommit: () => checkpointer.afterCommit(),
+      onAlert: (a) => log.error({ event: 'alert', ...a }, `ALERT ${a.kind}: ${a.detail}`),
+    });
+    client.on('message', (topic, payload) => ingest.handle(topic, payload));
+    await client.subscribeAsync(INGEST_SUBSCRIPTIONS, { qos: 1 });
+    // Entries appended before a restart but not yet checkpointed get their checkpoint now.
+    checkpointer.afterCommit();
+    publishStatus(ledger.latestCheckpoint(), 'online');
+
+    const enrolment = new Enrolment({
+      ledger,
+      bindings,
+      tokens,
+      credentials,
+      hubKey: key,
+      gatewayBrokerUrl: o.publicBrokerUrl ?? brokerUrl,
+      limiter: new FailureLimiter({ maxFailures: o.maxEnrolFailures, windowMs: o.enrolFailureWindowMs }),
+      onCredentialsChanged: () => {
+        if (mosquittoFiles) {
+          const signalled = mosquittoFiles.write(credentials.passwordFileText());
+          log.info({ event: 'mosquitto-files-written', signalled });
+        }
+        checkpointer.afterCommit();
+      },
+    });
+    const api = buildApi({
+      ledger,
+      bindings,
+      enrolment,
+      tokens,
+      equivocations,
+      hubKey: key,
+      operatorToken: o.operatorToken,
+      defaultTokenTtlMs: o.tokenTtlMs,
+      stats: () => ({
+        ingest: stats.toJSON(),
+        broker: embedded ? { refused: embedded.refused } : undefined,
+        receiptsWaiting: receipts.waitingCount,
+      }),
+      fleet: () => ingest.fleet.values(),
+      log,
+    });
+    const httpUrl = await api.listen({ host: o.http.host, port: o.http.port });
+    log.info({ event: 'hub-started', hubId: key.hubId, http: httpUrl, broker: brokerUrl, size: ledger.size });
+    return new Hub(
+      key,
+      db,
+      ledger,
+      stats,
+      ingest,
+      tokens,
+      checkpointer,
+      api,
+      httpUrl,
+      brokerUrl,
+      client,
+      embedded,
+      log,
+    );
+  }
+
+  /** Resolves when everything received so far is processed and checkpointed. */
+  async settle(): Promise<void> {
+    await this.ingest.idle();
+    this.checkpointer.make();
+  }
+
+  async stop(): Promise<void> {
+    this.ingest.stop();
+    await this.ingest.idle();
+    this.checkpointer.stop();
+    await this.api.close();
+    await this.client.endAsync();
+    await this.embedded?.close();
+    this.db.close();
+    this.log.info({ event: 'hub-stopped' });
+  }
+}
