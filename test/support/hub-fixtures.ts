@@ -1,6 +1,6 @@
 // Shared pieces of the hub's tests: a hub on a temp dir with free ports, a gateway that signs
 // chained meter proofs with a real key, and a waiting MQTT receipt collector.
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
@@ -21,6 +21,7 @@ export async function startTestHub(
   overrides: Partial<HubOptions> & { broker?: BrokerChoice } = {},
 ): Promise<{ hub: Hub; dir: string; logFile: string }> {
   const dir = overrides.dataDir ?? mkdtempSync(path.join(tmpdir(), 'wattproof-hub-'));
+  mkdirSync(dir, { recursive: true });
   const logFile = path.join(dir, 'hub.log');
   const log = pino({ level: 'info' }, pino.destination({ dest: logFile, sync: true }));
   const hub = await Hub.start({
@@ -167,5 +168,18 @@ export class TestGateway {
 
   async close(): Promise<void> {
     await this.client?.endAsync(true);
+  }
+}
+
+/** The SUBACK code the broker granted for one filter (128 / 135 = refused), refusal or not. */
+export async function subscribeCode(client: mqtt.MqttClient, filter: string): Promise<number | undefined> {
+  try {
+    const granted = await client.subscribeAsync(filter, { qos: 1 });
+    return granted[0]?.qos;
+  } catch (err) {
+    const packet = (err as { packet?: { granted?: Array<number | { qos: number }>; reasonCode?: number } })
+      .packet;
+    const g = packet?.granted?.[0];
+    return typeof g === 'number' ? g : (g?.qos ?? packet?.reasonCode);
   }
 }
