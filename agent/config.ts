@@ -128,6 +128,11 @@ const hub = z
       reconnectMinMs: bounded(100, 600_000, 'a reconnect delay in milliseconds').default(1000),
       reconnectMaxMs: bounded(100, 3_600_000, 'a reconnect delay in milliseconds').default(60_000),
       maxInFlight: bounded(1, 1000, 'how many unreceipted messages may be on the wire at once').default(20),
+      receiptTimeoutSeconds: bounded(
+        1,
+        3600,
+        'how long to wait for a receipt before resending, in seconds',
+      ).default(30),
     },
     mapping('with url: the hub broker'),
   )

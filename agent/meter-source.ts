@@ -1,0 +1,196 @@
+// Where the agent's readings come from: one MeterSource per configured device, on the device
+// drivers' ModbusBus (one bus per TCP endpoint or serial port, so devices sharing an RS-485 line
+// take turns) and their SunSpec reader. The metering core sees only counters, power and flags.
+
+import { ModbusBus } from '../device-drivers/bus.js';
+import type { DeviceHealth } from '../device-drivers/bus-health.js';
+import {
+  type DeviceDescription,
+  describeSunSpecDevice,
+  readDevicePoints,
+} from '../device-drivers/device-reader.js';
+import { ModbusRtuTransport, ModbusTcpTransport } from '../device-drivers/transport/index.js';
+import type { DeviceConfig } from './config.js';
+import type { Counters } from './metering.js';
+
+export interface MeterInfo {
+  manufacturer?: string;
+  model?: string;
+  serial: string;
+}
+
+export interface MeterReading {
+  counters: Counters;
+  /** Active power, W (positive: import), if the device reports it. */
+  powerW: number | null;
+  /** A counter's scale factor changed since the previous read. */
+  scaleChanged: boolean;
+}
+
+export interface MeterSource {
+  readonly name: string;
+  /** Finds the device's points (SunSpec discovery or its profile) and who it is. */
+  describe(): Promise<MeterInfo>;
+  /** Reads the counters; throws when they cannot be read (the interval is then flagged). */
+  read(): Promise<MeterReading>;
+  health(): DeviceHealth | undefined;
+}
+
+/** Which points of a SunSpec device carry the counters, by model (meters before inverters). */
+const SUNSPEC_COUNTERS: Array<{ models: number[]; importWh?: string; exportWh?: string; powerW: string }> = [
+  {
+    models: [201, 202, 203, 204, 211, 212, 213, 214],
+    importWh: 'TotWhImp',
+    exportWh: 'TotWhExp',
+    powerW: 'W',
+  },
+  // An inverter's lifetime energy counter is what it fed out (export); it imports nothing it counts.
+  { models: [101, 102, 103, 111, 112, 113], exportWh: 'WH', powerW: 'W' },
+];
+
+export class CounterUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CounterUnavailableError';
+  }
+}
+
+export class SunSpecMeterSource implements MeterSource {
+  private description: DeviceDescription | undefined;
+  private names: { importWh?: string; exportWh?: string; powerW: string } | undefined;
+  private readonly previousSf = new Map<string, number | null>();
+
+  constructor(
+    private readonly bus: ModbusBus,
+    private readonly device: DeviceConfig,
+  ) {}
+
+  get name(): string {
+    return this.device.name;
+  }
+
+  health(): DeviceHealth | undefined {
+    return this.bus.health(this.device.unit);
+  }
+
+  async describe(): Promise<MeterInfo> {
+    const d = this.device;
+    const desc = await describeSunSpecDevice(
+      this.bus,
+      d.unit,
+      d.sunspecBase !== undefined ? { bases: [d.sunspecBase] } : {},
+    );
+    if (desc === null) throw new CounterUnavailableError(`${d.name}: no SunSpec marker at unit ${d.unit}`);
+    const ids = new Set(desc.models.map((m) => m.id));
+    // A PV inverter's own counter for role pv; otherwise a meter model first.
+    const order = d.role === 'pv' ? [...SUNSPEC_COUNTERS].reverse() : SUNSPEC_COUNTERS;
+    for (const c of order) {
+      const m = c.models.find((id) => ids.has(id));
+      if (m === undefined) continue;
+      this.names = {
+        ...(c.importWh ? { importWh: `${m}.${c.importWh}` } : {}),
+        ...(c.exportWh ? { exportWh: `${m}.${c.exportWh}` } : {}),
+        powerW: `${m}.${c.powerW}`,
+      };
+      break;
+    }
+    if (!this.names) {
+      throw new CounterUnavailableError(
+        `${d.name}: none of the SunSpec models found (${[...ids].join(', ')}) has an energy counter`,
+      );
+    }
+    this.description = desc;
+    const serial = d.serial ?? desc.common?.serial ?? `unit-${d.unit}`;
+    return {
+      serial,
+      ...(desc.common?.manufacturer ? { manufacturer: desc.common.manufacturer } : {}),
+      ...(desc.common?.model ? { model: desc.common.model } : {}),
+    };
+  }
+
+  async read(): Promise<MeterReading> {
+    if (!this.description || !this.names) await this.describe();
+    const names = this.names!;
+    const wanted = [names.importWh, names.exportWh, names.powerW].filter((n): n is string => n !== undefined);
+    const r = await readDevicePoints(this.bus, this.device.unit, this.description!, {
+      names: wanted,
+      previousSf: this.previousSf,
+    });
+    const counter = (n: string | undefined): { v: number; sfChanged: boolean } => {
+      if (n === undefined) return { v: 0, sfChanged: false };
+      const p = r.points[n];
+      if (p?.integer === undefined) {
+        throw new CounterUnavailableError(
+          `${this.device.name}: ${n} has no value (${p?.error ?? 'not implemented'})`,
+        );
+      }
+      return { v: p.integer, sfChanged: p.sfChanged === true };
+    };
+    const imp = counter(names.importWh);
+    const exp = counter(names.exportWh);
+    const w = r.points[names.powerW]?.value;
+    return {
+      counters: { importWh: imp.v, exportWh: exp.v },
+      powerW: typeof w === 'number' ? Math.round(w) : null,
+      scaleChanged: imp.sfChanged || exp.sfChanged,
+    };
+  }
+}
+
+/** One bus per physical link; devices on the same link share it. */
+export class Buses {
+  private readonly buses = new Map<string, ModbusBus>();
+
+  busFor(d: DeviceConfig): ModbusBus {
+    const t = d.transport;
+    const key = t.type === 'tcp' ? `tcp:${t.host}:${t.port}` : `rtu:${t.path}`;
+    let bus = this.buses.get(key);
+    if (!bus) {
+      const transport =
+        t.type === 'tcp'
+          ? new ModbusTcpTransport({ host: t.host, port: t.port, timeoutMs: t.timeoutMs })
+          : new ModbusRtuTransport({
+              path: t.path,
+              baudRate: t.baud,
+              parity: t.parity,
+              dataBits: t.dataBits as 7 | 8,
+              stopBits: t.stopBits as 1 | 2,
+              timeoutMs: t.timeoutMs,
+            });
+      bus = new ModbusBus(transport, { timeoutMs: t.timeoutMs });
+      this.buses.set(key, bus);
+    }
+    bus.configureUnit(d.unit, { timeoutMs: t.timeoutMs });
+    return bus;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.buses.values()].map((b) => b.close()));
+    this.buses.clear();
+  }
+}
+
+/** The source for a configured device. */
+export function meterSourceFor(buses: Buses, d: DeviceConfig): MeterSource {
+  if (d.kind === 'sunspec') return new SunSpecMeterSource(buses.busFor(d), d);
+  return new UnavailableSource(
+    d.name,
+    `device profiles are not available in this build (device ${d.name} uses profile ${d.profile})`,
+  );
+}
+
+class UnavailableSource implements MeterSource {
+  constructor(
+    readonly name: string,
+    private readonly why: string,
+  ) {}
+  async describe(): Promise<MeterInfo> {
+    throw new CounterUnavailableError(this.why);
+  }
+  async read(): Promise<MeterReading> {
+    throw new CounterUnavailableError(this.why);
+  }
+  health(): undefined {
+    return undefined;
+  }
+}

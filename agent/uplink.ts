@@ -1,0 +1,308 @@
+// The MQTT uplink: one persistent session (clean: false, client id = gateway id), QoS 1 for proofs
+// and events, a retained birth status with a last will that marks the gateway offline, reconnect
+// with exponential back-off and jitter, MQTT 3.1.1 or 5. It sends from the outbox oldest first,
+// with at most `maxInFlight` messages awaiting their receipt, and deletes a message only when the
+// hub's receipt names it. A broker's PUBACK is not storage (see ARCHITECTURE): the outbox is.
+import { readFileSync } from 'node:fs';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { b64url, openCheckpoint, parseNoteVerifierKey, verifyInclusion } from '../protocol/index.js';
+import { parseReceipt } from '../protocol/messages/index.js';
+import { subscriptions, topics } from '../protocol/topics.js';
+import type { HubConfig } from './config.js';
+import type { Outbox } from './outbox.js';
+
+export interface MqttCredentials {
+  url?: string;
+  username?: string;
+  password?: string;
+  /** The hub's C2SP log verifier key from enrolment: receipts' checkpoints are checked with it. */
+  logVerifierKey?: string;
+}
+
+export interface UplinkOptions {
+  hub: HubConfig;
+  credentials: MqttCredentials;
+  gatewayId: string;
+  outbox: Outbox;
+  log: Logger;
+  /** Signed status payloads (JWS) for the birth message and the last will. */
+  statusJws: (state: 'online' | 'offline') => string;
+  /** Resend what got no receipt after this long (the hub is idempotent). Default 30 s. */
+  receiptTimeoutMs?: number;
+  /** Wall clock for receipt timestamps. */
+  now: () => number;
+}
+
+export interface UplinkStats {
+  connected: boolean;
+  connects: number;
+  lastConnectedAt: number | null;
+  lastError: string | null;
+  inFlight: number;
+  sent: number;
+  receipts: number;
+  receiptsRefused: number;
+  rejected: number;
+  telemetrySent: number;
+}
+
+export class Uplink {
+  private client: MqttClient | undefined;
+  private readonly inFlight = new Map<number, number>();
+  private cursor = -1;
+  private attempts = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private checkTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  readonly stats: UplinkStats = {
+    connected: false,
+    connects: 0,
+    lastConnectedAt: null,
+    lastError: null,
+    inFlight: 0,
+    sent: 0,
+    receipts: 0,
+    receiptsRefused: 0,
+    rejected: 0,
+    telemetrySent: 0,
+  };
+  private readonly verifier;
+
+  constructor(private readonly o: UplinkOptions) {
+    this.verifier = o.credentials.logVerifierKey
+      ? parseNoteVerifierKey(o.credentials.logVerifierKey)
+      : undefined;
+  }
+
+  get connected(): boolean {
+    return this.client?.connected === true;
+  }
+
+  start(): void {
+    const { hub, credentials, gatewayId } = this.o;
+    const url = credentials.url && !hub.url ? credentials.url : hub.url;
+    const opts: IClientOptions = {
+      clientId: gatewayId,
+      clean: false,
+      protocolVersion: hub.protocolVersion,
+      keepalive: hub.keepaliveSeconds,
+      // Reconnects are ours: exponential back-off with jitter instead of MQTT.js's fixed period.
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      resubscribe: false,
+      will: this.will(),
+      ...(hub.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600 } } : {}),
+    };
+    const username = hub.username ?? credentials.username;
+    const password =
+      hub.password ??
+      (hub.passwordFile ? readFileSync(hub.passwordFile, 'utf8').split('\n')[0] : credentials.password);
+    if (username !== undefined) opts.username = username;
+    if (password !== undefined) opts.password = password;
+    if (hub.ca) opts.ca = readFileSync(hub.ca);
+    if (hub.clientCert) opts.cert = readFileSync(hub.clientCert);
+    if (hub.clientKey) opts.key = readFileSync(hub.clientKey);
+    if (url.startsWith('mqtts') || url.startsWith('wss')) opts.rejectUnauthorized = true;
+
+    const client = mqtt.connect(url, opts);
+    this.client = client;
+    client.on('connect', () => this.onConnect());
+    client.on('close', () => this.onClose());
+    client.on('error', (err) => {
+      this.stats.lastError = err.message;
+      this.o.log.warn({ err: err.message }, 'broker connection error');
+    });
+    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    this.checkTimer = setInterval(() => this.checkReceiptTimeouts(), 1000);
+    this.checkTimer.unref();
+  }
+
+  /** Graceful stop: announce offline (retained), then disconnect. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.checkTimer) clearInterval(this.checkTimer);
+    const client = this.client;
+    if (!client) return;
+    if (client.connected) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 2000);
+        client.publish(
+          topics.gatewayStatus(this.o.gatewayId),
+          this.o.statusJws('offline'),
+          { qos: 1, retain: true },
+          () => {
+            clearTimeout(t);
+            resolve();
+          },
+        );
+      });
+    }
+    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+  }
+
+  /** New messages are in the outbox: send what the window allows. */
+  kick(): void {
+    this.pump();
+  }
+
+  /** Publishes a telemetry batch (QoS 0). Returns false when offline (the caller keeps it). */
+  publishTelemetry(jws: string, expirySeconds: number): boolean {
+    const client = this.client;
+    if (!client?.connected) return false;
+    const opts =
+      this.o.hub.protocolVersion === 5
+        ? { qos: 0 as const, properties: { messageExpiryInterval: expirySeconds } }
+        : { qos: 0 as const };
+    client.publish(topics.telemetry(this.o.gatewayId), jws, opts);
+    this.stats.telemetrySent++;
+    return true;
+  }
+
+  private will(): IClientOptions['will'] {
+    return {
+      topic: topics.gatewayStatus(this.o.gatewayId),
+      payload: Buffer.from(this.o.statusJws('offline')),
+      qos: 1,
+      retain: true,
+    };
+  }
+
+  private onConnect(): void {
+    const client = this.client!;
+    this.attempts = 0;
+    this.stats.connected = true;
+    this.stats.connects++;
+    this.stats.lastConnectedAt = this.o.now();
+    this.stats.lastError = null;
+    this.o.log.info({ connects: this.stats.connects }, 'connected to the broker');
+    client.subscribe(subscriptions.receipts(this.o.gatewayId), { qos: 1 }, (err) => {
+      if (err) this.o.log.error({ err: err.message }, 'subscribing to receipts failed');
+    });
+    client.publish(topics.gatewayStatus(this.o.gatewayId), this.o.statusJws('online'), {
+      qos: 1,
+      retain: true,
+    });
+    // After a (re)connect, anything not receipted may be lost in transit: resend from the oldest.
+    this.inFlight.clear();
+    this.cursor = -1;
+    this.pump();
+  }
+
+  private onClose(): void {
+    if (this.stats.connected) this.o.log.warn('disconnected from the broker');
+    this.stats.connected = false;
+    if (this.stopping) return;
+    if (this.reconnectTimer) return;
+    const { reconnectMinMs, reconnectMaxMs } = this.o.hub;
+    const ceiling = Math.min(reconnectMaxMs, reconnectMinMs * 2 ** Math.min(this.attempts, 20));
+    // "Equal jitter": half fixed, half random, so many gateways do not come back in lockstep.
+    const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+    this.attempts++;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.stopping || !this.client) return;
+      this.client.options.will = this.will();
+      this.client.reconnect();
+    }, delay);
+  }
+
+  private pump(): void {
+    const client = this.client;
+    if (!client?.connected || this.stopping) return;
+    const room = this.o.hub.maxInFlight - this.inFlight.size;
+    if (room <= 0) return;
+    const rows = this.o.outbox.pending(this.cursor, room);
+    for (const row of rows) {
+      const topic = row.kind === 'proof' ? topics.proof(this.o.gatewayId) : topics.event(this.o.gatewayId);
+      this.inFlight.set(row.seq, Date.now());
+      this.cursor = row.seq;
+      client.publish(topic, row.jws, { qos: 1 }, (err) => {
+        if (err) this.o.log.warn({ seq: row.seq, err: err.message }, 'publish failed; will resend');
+      });
+      this.o.outbox.markSent(row.seq);
+      this.stats.sent++;
+    }
+    this.stats.inFlight = this.inFlight.size;
+  }
+
+  private checkReceiptTimeouts(): void {
+    const timeout = this.o.receiptTimeoutMs ?? 30_000;
+    const now = Date.now();
+    for (const sentAt of this.inFlight.values()) {
+      if (now - sentAt > timeout) {
+        this.o.log.warn({ inFlight: this.inFlight.size }, 'no receipt in time; resending from the oldest');
+        this.inFlight.clear();
+        this.cursor = -1;
+        this.pump();
+        return;
+      }
+    }
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    if (topic !== topics.receipt(this.o.gatewayId)) return;
+    let json: unknown;
+    try {
+      json = JSON.parse(payload.toString('utf8'));
+    } catch {
+      this.refuse('receipt is not JSON');
+      return;
+    }
+    const parsed = parseReceipt(json);
+    if (!parsed.ok) {
+      this.refuse(
+        `receipt does not match the schema: ${parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      );
+      return;
+    }
+    const r = parsed.value;
+    if (r.gw !== this.o.gatewayId) {
+      this.refuse(`receipt names another gateway (${r.gw})`);
+      return;
+    }
+    if (r.status === 'rejected') {
+      if (r.seq === undefined) return;
+      if (this.o.outbox.markRejected(r.seq, r.messageHash, r.reason)) {
+        this.stats.rejected++;
+        this.o.log.error(
+          { seq: r.seq, reason: r.reason, detail: r.detail },
+          'the hub rejected a message; kept in the outbox',
+        );
+      }
+      this.inFlight.delete(r.seq);
+      this.pump();
+      return;
+    }
+    if (this.verifier) {
+      const cp = openCheckpoint(r.checkpoint, [this.verifier]);
+      const ok =
+        cp.ok &&
+        verifyInclusion(
+          b64url.decode(r.leafHash),
+          r.index,
+          cp.checkpoint.size,
+          r.inclusionProof.map((h) => b64url.decode(h)),
+          cp.checkpoint.root,
+        );
+      if (!ok) {
+        this.refuse(`receipt for seq ${r.seq}: checkpoint or inclusion proof does not verify`);
+        return;
+      }
+    }
+    const outcome = this.o.outbox.applyReceipt(r, this.o.now());
+    if (!outcome.ok) {
+      this.refuse(`${outcome.reason}: ${outcome.detail}`);
+      return;
+    }
+    this.stats.receipts++;
+    this.inFlight.delete(r.seq);
+    this.pump();
+  }
+
+  private refuse(why: string): void {
+    this.stats.receiptsRefused++;
+    this.o.log.warn({ why }, 'receipt refused; the message stays in the outbox');
+  }
+}
