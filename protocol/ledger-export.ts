@@ -376,7 +376,7 @@ function run(files: LedgerExportFiles, opts: VerifyExportOptions, report: Ledger
         reason: 'typ-kid-mismatch',
         detail: `entry ${i}: typ/kid beside the leaf differ from its JWS header`,
       });
-    checkEntry(e.leaf, i, at, keyFor, opts, chains, hubId, keys, report);
+    checkEntry(e.leaf, i, at, keyFor, opts, chains, hubId, report);
     acc.append(hash);
     checkCheckpointsAt(i + 1);
   }
@@ -420,7 +420,6 @@ function checkEntry(
   opts: VerifyExportOptions,
   chains: Map<string, GatewayChain>,
   hubId: string,
-  keys: Map<string, Uint8Array>,
   report: LedgerVerifyReport,
 ): void {
   const verifyOpts = {

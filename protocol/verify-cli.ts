@@ -1,16 +1,11 @@
 #!/usr/bin/env node
 // wattproof-verify: the standalone verifier. It depends on protocol/ alone, as a third party's
 // verifier would; this entry point is the only place in protocol/ that touches files.
-import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { runVerify } from './verify-command.js';
 
-const program = new Command('wattproof-verify')
-  .description(
-    'Verify an exported Wattproof ledger without the hub: leaves, tree, checkpoints, signatures, chains',
-  )
-  .argument('<dir>', 'a folder written by `wattproof-hub export`')
-  .action(() => {
-    process.stderr.write('wattproof-verify: ledger export verification is not available in this build yet\n');
-    process.exitCode = 1;
-  });
-
-await program.parseAsync(process.argv);
+process.exitCode = await runVerify(process.argv.slice(2), {
+  readText: (file) => readFileSync(file, 'utf8'),
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+});
