@@ -152,6 +152,15 @@ export class Ledger {
     };
     const size = this.st.count.get()?.n ?? 0;
     this.accumulator = MerkleAccumulator.restore(size, this.hashAt);
+    if (this.signer) this.bindLogKey(this.signer);
+  }
+
+  /**
+   * Records the log's origin and key on first use and refuses a different one later: one ledger
+   * file is one log, signed by one key.
+   */
+  private bindLogKey(signer: LogSigner): void {
+    recordLogIdentity(this.db, signer.origin, signer.publicKey);
   }
 
   get size(): number {
@@ -337,5 +346,34 @@ export function verifierFromKey(vkey: string, where: string): NoteVerifier {
     return parseNoteVerifierKey(vkey);
   } catch (err) {
     throw new Error(`${where}: ${(err as Error).message}`);
+  }
+}
+
+/** The origin and public key of the log a ledger file belongs to (undefined for a fresh file). */
+export function readLogIdentity(
+  db: Database.Database,
+): { origin: string; publicKey: Uint8Array } | undefined {
+  const get = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
+  const origin = get.get('log_origin')?.value;
+  const key = get.get('log_public_key')?.value;
+  if (origin === undefined || key === undefined) return undefined;
+  return { origin, publicKey: b64url.decode(key) };
+}
+
+/** Records the log identity of a fresh ledger file, or throws if the file belongs to another log. */
+export function recordLogIdentity(db: Database.Database, origin: string, publicKey: Uint8Array): void {
+  const stored = readLogIdentity(db);
+  if (!stored) {
+    const put = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+    db.transaction(() => {
+      put.run('log_origin', origin);
+      put.run('log_public_key', b64url.encode(publicKey));
+    })();
+    return;
+  }
+  if (stored.origin !== origin || b64url.encode(stored.publicKey) !== b64url.encode(publicKey)) {
+    throw new Error(
+      `this ledger belongs to log "${stored.origin}" with another key, not to "${origin}" with this key`,
+    );
   }
 }

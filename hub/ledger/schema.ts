@@ -117,3 +117,14 @@ export function prepareDatabase(db: Database.Database): void {
   db.exec(TABLES + APPEND_ONLY_TABLES.map(appendOnlyTriggers).join('\n'));
   db.pragma(`user_version = ${SCHEMA_VERSION}`);
 }
+
+/** For tools that only read a ledger file (export, verify): check it is one, change nothing. */
+export function prepareDatabaseReadOnly(db: Database.Database): void {
+  const tables = db
+    .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+    .all()
+    .map((r) => r.name);
+  for (const t of ['meta', 'entries', 'nodes', 'checkpoints', 'bindings']) {
+    if (!tables.includes(t)) throw new Error(`not a Wattproof hub ledger: table "${t}" is missing`);
+  }
+}

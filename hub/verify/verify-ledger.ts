@@ -1,0 +1,158 @@
+// `wattproof-hub verify <ledger.db>`: checks a hub's database file from the ground up.
+// 1. What only the database holds: every row's stored leaf hash, message hash and indexed columns
+//    (typ, kid, gw, seq) against the leaf bytes; every stored subtree hash against the tree
+//    recomputed from the leaves; every checkpoint row's root against its signed note.
+// 2. The log rules, by the protocol's own export verifier (the same code as `wattproof-verify`):
+//    every leaf hash, the tree, every checkpoint signature and root, every entry's signature with
+//    the key its kid had at that point, and every gateway chain.
+// The first thing that does not hold is named; with an entry index where there is one.
+import Database from 'better-sqlite3';
+import {
+  b64,
+  bytesEqual,
+  decodeJwsUnverified,
+  leafHash,
+  MerkleAccumulator,
+  messageHash,
+  utf8,
+} from '../../protocol/index.js';
+import {
+  type LedgerFailure,
+  type LedgerVerifyReport,
+  verifyLedgerExport,
+} from '../../protocol/ledger-export.js';
+import { Ed25519Verifier } from '../crypto/fast-verify.js';
+import { ledgerExportFiles } from '../export/export.js';
+import { prepareDatabaseReadOnly } from '../ledger/schema.js';
+
+export interface LedgerDbReport extends LedgerVerifyReport {
+  file: string;
+}
+
+interface Row {
+  idx: number;
+  leaf: string;
+  leaf_hash: Buffer;
+  message_hash: Buffer;
+  typ: string;
+  kid: string;
+  gw: string | null;
+  seq: number | null;
+}
+
+function fail(where: LedgerFailure['where'], reason: string, detail: string, index?: number): LedgerFailure {
+  return { where, reason, detail, ...(index !== undefined ? { index } : {}) };
+}
+
+/** Checks what only the database holds; returns the first failure, if any. */
+function checkDatabase(db: Database.Database): LedgerFailure | undefined {
+  const node = db.prepare<[number, number], { hash: Buffer }>(
+    'SELECT hash FROM nodes WHERE level = ? AND idx = ?',
+  );
+  const acc = new MerkleAccumulator();
+  let expected = 0;
+  const rows = db
+    .prepare<[], Row>(
+      'SELECT idx, leaf, leaf_hash, message_hash, typ, kid, gw, seq FROM entries ORDER BY idx',
+    )
+    .iterate();
+  for (const r of rows) {
+    const i = r.idx;
+    if (i !== expected) {
+      return fail('entry', 'index-gap', `entry ${expected} is missing (the next row is ${i})`, expected);
+    }
+    expected++;
+    const lh = leafHash(utf8(r.leaf));
+    if (!bytesEqual(lh, r.leaf_hash)) {
+      return fail(
+        'entry',
+        'leaf-hash',
+        `entry ${i}: its bytes do not hash to the leaf hash stored when it was appended (changed since?)`,
+        i,
+      );
+    }
+    if (!bytesEqual(messageHash(r.leaf), r.message_hash)) {
+      return fail(
+        'entry',
+        'message-hash',
+        `entry ${i}: the stored message hash is not the hash of its bytes`,
+        i,
+      );
+    }
+    const decoded = decodeJwsUnverified(r.leaf);
+    const p = decoded?.payload as { gw?: unknown; seq?: unknown } | undefined;
+    const gwCol = r.gw === null ? null : r.gw;
+    if (
+      !decoded ||
+      decoded.header.typ !== r.typ ||
+      decoded.header.kid !== r.kid ||
+      (gwCol !== null && (p?.gw !== gwCol || p?.seq !== r.seq))
+    ) {
+      return fail(
+        'entry',
+        'columns',
+        `entry ${i}: the indexed typ/kid/gw/seq columns differ from the leaf`,
+        i,
+      );
+    }
+    for (const sub of acc.append(lh)) {
+      if (sub.level === 0) continue;
+      const stored = node.get(sub.level, sub.index);
+      if (!stored || !bytesEqual(stored.hash, sub.hash)) {
+        // Named at the entry that completes the subtree; a changed entry inside it is named by
+        // its own leaf hash or signature check, which ranks earlier.
+        const first = sub.index * 2 ** sub.level;
+        return fail(
+          'entry',
+          'subtree',
+          `the stored tree node over entries ${first}..${i} is not the hash of those entries`,
+          i,
+        );
+      }
+    }
+  }
+  const cps = db
+    .prepare<[], { size: number; root: Buffer; note: string }>(
+      'SELECT size, root, note FROM checkpoints ORDER BY size',
+    )
+    .all();
+  for (const cp of cps) {
+    const lines = cp.note.split('\n');
+    if (lines[1] !== String(cp.size) || lines[2] !== b64.encode(cp.root)) {
+      return fail(
+        'checkpoint',
+        'checkpoint-row',
+        `the checkpoint row of size ${cp.size} differs from its signed note`,
+      );
+    }
+  }
+  return undefined;
+}
+
+/** Verifies a ledger database file; never throws for a broken ledger (only for an unreadable file). */
+export function verifyLedgerFile(file: string, opts: { logKey?: string } = {}): LedgerDbReport {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    prepareDatabaseReadOnly(db);
+    return db.transaction(() => {
+      const dbFailure = checkDatabase(db);
+      const report = verifyLedgerExport(ledgerExportFiles(db), {
+        verifySignature: new Ed25519Verifier().verifyBytes,
+        ...(opts.logKey ? { logKey: opts.logKey } : {}),
+      });
+      const out: LedgerDbReport = { ...report, file };
+      // Name the earliest failing entry of the two passes.
+      const candidates = [dbFailure, report.failure].filter((f): f is LedgerFailure => f !== undefined);
+      if (candidates.length > 0) {
+        const rank = (f: LedgerFailure) =>
+          f.where === 'entry' && f.index !== undefined ? f.index : Number.MAX_SAFE_INTEGER;
+        candidates.sort((a, b) => rank(a) - rank(b));
+        out.ok = false;
+        out.failure = candidates[0];
+      }
+      return out;
+    })();
+  } finally {
+    db.close();
+  }
+}
