@@ -179,4 +179,13 @@ describe('scale factors and errors', () => {
     const r = await readDevicePoints(src, 1, dev, { names: ['203.TotWhImp'] });
     expect(r.points['203.TotWhImp']).toMatchObject({ value: 1234.57, raw: 123457, exp: -2, integer: 1234 });
   });
+
+  it('gives integer Wh for float meter counters (model 213)', async () => {
+    const img = new SunSpecImage(40000, [{ id: 1 }, { id: 213 }]);
+    img.set('213.TotWhImp', 1_234_567.25);
+    const src = new ImageSource(new Map([[1, img]]));
+    const dev = (await describeSunSpecDevice(src, 1))!;
+    const r = await readDevicePoints(src, 1, dev, { names: ['213.TotWhImp'] });
+    expect(r.points['213.TotWhImp']).toMatchObject({ value: 1_234_567.25, unit: 'Wh', integer: 1_234_567 });
+  });
 });

@@ -86,4 +86,18 @@ describe('modelPointDefs', () => {
     const pts = modelPointDefs(sunspecModel(203)!, { id: 203, address: 0, length: 53 }, { prefix: '203#2' });
     expect(pts.at(-1)?.name).toBe('203#2.TotWh_SF');
   });
+
+  it('marks energy totals as counters in the integer, float and DER models, and ratings not', () => {
+    const counters = (id: number) =>
+      modelPointDefs(sunspecModel(id)!, { id, address: 0, length: modelLength(sunspecModel(id)!) })
+        .filter((p) => p.counter)
+        .map((p) => p.name);
+    expect(counters(103)).toEqual(['103.WH']);
+    expect(counters(113)).toEqual(['113.WH']);
+    expect(counters(213)).toContain('213.TotWhImp');
+    expect(counters(203)).toContain('203.TotWhExp');
+    expect(counters(701)).toContain('701.TotWhInj');
+    expect(counters(713)).toEqual([]);
+    expect(counters(802)).toEqual([]);
+  });
 });

@@ -99,6 +99,18 @@ export function modelShape(
   return { fixedLength: fixed, repeats, groupLength, trailing: length - fixed - repeats * groupLength };
 }
 
+const ENERGY_UNITS = new Set(['Wh', 'VAh', 'varh', 'Varh']);
+const WIDE_TYPES = new Set(['uint32', 'uint64', 'float32', 'float64']);
+
+/**
+ * Whether a SunSpec point is a cumulative counter: the accumulator types, and the energy totals
+ * that the float models (111-113, 211-214) and the DER models (701) keep as float or uint64
+ * (ratings like 713.WHRtg are uint16 and are not counters).
+ */
+export function isCounter(p: Pick<SunSpecPointDef, 'type' | 'units'>): boolean {
+  return p.type.startsWith('acc') || (WIDE_TYPES.has(p.type) && ENERGY_UNITS.has(p.units ?? ''));
+}
+
 /** Where a model sits on a device, as discovery reports it. */
 export interface ModelLocation {
   readonly id: number;
@@ -138,7 +150,7 @@ export function modelPointDefs(
       size: p.size,
       units: p.units ?? null,
       ...(sfName !== undefined ? { sf: sfName } : {}),
-      ...(p.type.startsWith('acc') ? { counter: true } : {}),
+      ...(isCounter(p) ? { counter: true } : {}),
       ...(p.label !== undefined ? { label: p.label } : {}),
     });
   };
