@@ -3,7 +3,7 @@
 // with an independent verifier built on node:crypto alone (no Wattproof code), as a third party
 // reading docs/protocol.md would. `UPDATE_VECTORS=1 npx vitest run test/vectors.test.ts` rewrites
 // the files (review the diff: a changed vector is a changed protocol).
-import { createHash, createPublicKey, verify } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, verify } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -336,7 +336,9 @@ describe('test vectors', () => {
         Buffer.from('302e020100300506032b657004220420', 'hex'),
         Buffer.from(k.secretKeyHex, 'hex'),
       ]);
-      const jwk = createPublicKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ format: 'jwk' });
+      const jwk = createPublicKey(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' })).export({
+        format: 'jwk',
+      });
       expect(jwk.x).toBe(k.publicKey);
       expect(k.id).toBe(`${k.kind}-${base32(sha256(fromB64url(k.publicKey)).subarray(0, 10))}`);
     }
