@@ -482,7 +482,7 @@ class Sdm630 implements SimDevice {
     this.bank.set('input', 0, new Uint16Array(SDM630_INPUT_SPAN));
     // Holding registers: settings (float32) and the identity block (serial number, meter code).
     const holding = (address: number, words: Uint16Array) => this.bank.set('holding', address, words);
-    holding(0x0a, encodeRaw(FLOAT32, 0)); // demand period... (kept simple: 0)
+    holding(0x0a, encodeRaw(FLOAT32, 3)); // system type: 3 = three phase, four wire
     holding(0x12, encodeRaw(FLOAT32, 0)); // parity/stop: one stop bit, no parity
     holding(0x14, encodeRaw(FLOAT32, ctx.unit)); // Modbus address
     holding(0x1c, encodeRaw(FLOAT32, 2)); // baud code 2 = 9600

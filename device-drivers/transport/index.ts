@@ -1,3 +1,4 @@
+export * from './endpoint.js';
 export * from './errors.js';
 export * from './rtu.js';
 export * from './tcp.js';
