@@ -148,7 +148,8 @@ export class Enrolment {
       this.deps.bindings.clearCache();
       throw err;
     }
-    if (!result.ok) limiter.fail(source);
+    // Only token refusals count: they are what guessing looks like.
+    if (!result.ok && result.error.startsWith('token-')) limiter.fail(source);
     else this.deps.onCredentialsChanged?.();
     return result;
   }

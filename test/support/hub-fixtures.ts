@@ -1,5 +1,6 @@
 // Shared pieces of the hub's tests: a hub on a temp dir with free ports, a gateway that signs
 // chained meter proofs with a real key, and a waiting MQTT receipt collector.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -182,4 +183,59 @@ export async function subscribeCode(client: mqtt.MqttClient, filter: string): Pr
     const g = packet?.granted?.[0];
     return typeof g === 'number' ? g : (g?.qos ?? packet?.reasonCode);
   }
+}
+
+/** The built hub CLI; `npm test` builds first (run `npm run build` before running one file by hand). */
+export const hubCli = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../dist/hub/cli.js');
+export const verifyCliPath = path.resolve(
+  path.dirname(new URL(import.meta.url).pathname),
+  '../../dist/protocol/verify-cli.js',
+);
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a built CLI to completion. */
+export function runNode(script: string, args: string[], timeoutMs = 20_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString('utf8');
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString('utf8');
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${script} ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Starts `wattproof-hub start --config FILE` and waits for the line that names its URLs. */
+export async function spawnHub(
+  config: string,
+): Promise<{ child: ChildProcess; httpUrl: string; brokerUrl: string; stderr: () => string }> {
+  const child = spawn(process.execPath, [hubCli, 'start', '--config', config], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString('utf8');
+  });
+  child.stdout?.resume();
+  const m = await waitFor(
+    `the hub to start\n${stderr}`,
+    () => /http (http:\/\/\S+), broker (mqtt:\/\/\S+)/.exec(stderr) ?? undefined,
+  );
+  return { child, httpUrl: m[1] as string, brokerUrl: m[2] as string, stderr: () => stderr };
 }
