@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { b64url } from '../protocol/index.js';
 import {
+  type EnrolAnswer,
   hubCli,
   OPERATOR_TOKEN,
   postEnroll,
@@ -67,8 +68,8 @@ describe('wattproof-hub CLI', () => {
       const g = new TestGateway();
       const res = await postEnroll(hub.httpUrl, { token, publicKey: b64url.encode(g.publicKey) });
       expect(res.status).toBe(201);
-      g.credentials = res.body as never;
-      vkey = g.credentials!.hub.logVerifierKey;
+      g.credentials = res.body as EnrolAnswer;
+      vkey = g.credentials.hub.logVerifierKey;
       await g.connect();
       const m = g.nextProof();
       await g.publishProof(m);
