@@ -3,8 +3,10 @@
 // with an independent verifier built on node:crypto alone (no Wattproof code), as a third party
 // reading docs/protocol.md would. `UPDATE_VECTORS=1 npx vitest run test/vectors.test.ts` rewrites
 // the files (review the diff: a changed vector is a changed protocol).
+import { execFileSync } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, verify } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -431,5 +433,48 @@ describe('test vectors', () => {
       keys: vectors['ledger-export/keys.json'] as string,
     };
     expect(verifyLedgerExport(files)).toMatchObject({ ok: true, entries: 14 });
+  });
+
+  it('docs/protocol.md and docs/ledger.md quote the vectors as they are', () => {
+    const docs = path.join(dir, '..', '..', 'docs');
+    const protocolMd = readFileSync(path.join(docs, 'protocol.md'), 'utf8');
+    const ledgerMd = readFileSync(path.join(docs, 'ledger.md'), 'utf8');
+    const m = (JSON.parse(vectors['messages.json'] as string) as ReturnType<typeof messagesVector>)
+      .messages[0]!;
+    expect(protocolMd.replace(/\n(?=[A-Za-z0-9_.-])/g, '')).toContain(m.compact);
+    expect(protocolMd).toContain(m.messageHash);
+    expect(protocolMd).toContain(m.leafHash);
+    expect(protocolMd).toContain(new TextDecoder().decode(fromB64url(m.compact.split('.')[1] as string)));
+    const cp = JSON.parse(vectors['checkpoint.json'] as string) as ReturnType<typeof checkpointVector>;
+    expect(protocolMd).toContain(cp.note);
+    expect(protocolMd).toContain(cp.vkey);
+    const mk = JSON.parse(vectors['merkle.json'] as string) as ReturnType<typeof merkleVector>;
+    expect(protocolMd).toContain(JSON.stringify(mk.sizes[4]?.inclusion[2]));
+    expect(protocolMd).toContain(JSON.stringify(mk.sizes[4]?.consistency[1]));
+    for (const p of (JSON.parse(vectors['chain.json'] as string) as ReturnType<typeof chainVector>).proofs)
+      expect(protocolMd).toContain(p.messageHash);
+    const ct = JSON.parse(vectors['contract.json'] as string) as ReturnType<typeof contractVector>;
+    expect(protocolMd).toContain(ct.id);
+    expect(ledgerMd).toContain(vectors['ledger-export/entries.jsonl']?.split('\n')[0]);
+    expect(ledgerMd).toContain(vectors['ledger-export/keys.json']);
+  });
+
+  it('the Node example of docs/protocol.md verifies the vector meter proof', () => {
+    const protocolMd = readFileSync(path.join(dir, '..', '..', 'docs', 'protocol.md'), 'utf8');
+    const code = protocolMd.slice(protocolMd.indexOf('## 12.')).match(/```js\n([\s\S]*?)```/)?.[1];
+    expect(code).toBeDefined();
+    const tmp = mkdtempSync(path.join(tmpdir(), 'wattproof-doc-'));
+    try {
+      const file = path.join(tmp, 'verify.mjs');
+      writeFileSync(file, code as string);
+      const m = (JSON.parse(vectors['messages.json'] as string) as ReturnType<typeof messagesVector>)
+        .messages[0]!;
+      const out = execFileSync(process.execPath, [file, m.compact], { encoding: 'utf8' });
+      expect(out).toContain('ok: true');
+      expect(out).toContain(m.messageHash);
+      expect(out).toContain(m.leafHash);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
