@@ -30,6 +30,8 @@ export interface DeviceHealth {
   consecutiveFailures: number;
   /** While set and in the future, requests fail fast; the first one after it is a probe. */
   backedOffUntil: number | null;
+  /** Length of the current back-off, ms (null when not backed off). */
+  backoffMs: number | null;
   counts: HealthCounts;
 }
 
@@ -71,6 +73,7 @@ export class DeviceHealthTracker {
         lastSuccessAt: null,
         consecutiveFailures: 0,
         backedOffUntil: null,
+        backoffMs: null,
         lastNeededRetry: false,
         counts: {
           requests: 0,
@@ -131,6 +134,7 @@ export class DeviceHealthTracker {
     e.lastSuccessAt = this.now();
     e.consecutiveFailures = 0;
     e.backedOffUntil = null;
+    e.backoffMs = null;
     e.lastNeededRetry = attempts > 1;
     e.state = e.lastNeededRetry ? 'degraded' : 'ok';
   }
@@ -140,7 +144,10 @@ export class DeviceHealthTracker {
     const e = this.entry(unit);
     e.consecutiveFailures++;
     e.state = e.consecutiveFailures >= this.unreachableAfter ? 'unreachable' : 'degraded';
-    if (this.backoff) e.backedOffUntil = this.now() + backoffDelay(e.consecutiveFailures, this.backoff);
+    if (this.backoff) {
+      e.backoffMs = backoffDelay(e.consecutiveFailures, this.backoff);
+      e.backedOffUntil = this.now() + e.backoffMs;
+    }
   }
 
   get(unit: number): DeviceHealth | undefined {
