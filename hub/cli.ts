@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// wattproof-hub: the gateway program. Each command lives in its own file under agent/commands/
+// wattproof-hub: the hub program. Each command lives in its own file under hub/commands/
 // and adds itself to the program; this file only composes them.
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands/index.js';
