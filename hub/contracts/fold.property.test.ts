@@ -195,7 +195,7 @@ describe('contracts fold properties', () => {
   it('random logs: no throw, no negative bucket, money conserved, replay identical', () => {
     fc.assert(
       fc.property(fc.array(command, { minLength: 1, maxLength: 60 }), (cmds) => run(cmds)),
-      { numRuns: 150 },
+      { numRuns: 100 },
     );
   });
 
@@ -208,7 +208,7 @@ describe('contracts fold properties', () => {
     ];
     fc.assert(
       fc.property(fc.array(command, { minLength: 1, maxLength: 60 }), (cmds) => run([...setup, ...cmds])),
-      { numRuns: 150 },
+      { numRuns: 100 },
     );
   });
 });

@@ -113,6 +113,25 @@ describe('contracts fold: the three outcomes settle to balances computed by hand
     expect(bal(s, K.buyer.id)).toEqual({ available: 965, escrow: 0 });
   });
 
+  it('the worked example of docs/contracts.md: a contradicting event changes no balance', () => {
+    const { b, id } = registeredWorld();
+    const p = deliver(b, [1000, 650, null, 1000], [1200, 800, 900, 700]);
+    b.fulfilment(K.gatewayA.id, {
+      contract: id,
+      role: 'seller',
+      window: WINDOW,
+      contractedWh: 4000,
+      measuredWh: 3000,
+      proofs: p.seller.map((e) => e.messageHash),
+    });
+    const s = settle(b, id);
+    expect(s.contracts[id]?.fulfilments[0]?.reasons).toEqual([
+      { code: 'measured-mismatch', message: 'measuredWh 3000, the proofs show 2650' },
+    ]);
+    expect(bal(s, K.seller.id)).toEqual({ available: 535, escrow: 0 });
+    expect(bal(s, K.buyer.id)).toEqual({ available: 965, escrow: 0 });
+  });
+
   it('failed: nothing exported; the penalty is capped by the seller deposit', () => {
     const { b, id } = registeredWorld();
     deliver(b, [0, 0, 0, 0], [1000, 1000, 1000, 1000]);
