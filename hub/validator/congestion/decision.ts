@@ -251,7 +251,7 @@ export function recompute(highs: Highs, rawInputs: unknown): CongestionOutputs {
   // Congestion price: refuse every contract that loads an overloaded line in the overload's
   // direction; price the constraint with the least-curtailment LP (contract value = its price).
   const tol = policy.refuseTolerancePerMille / 1000;
-  const keep: number[] = [];
+  const keep = new Uint8Array(contracts.length);
   contracts.forEach((c, k) => {
     const t = transferPtdf(
       net,
@@ -263,7 +263,7 @@ export function recompute(highs: Highs, rawInputs: unknown): CongestionOutputs {
       .filter(({ o, p }) => o.direction * p > tol)
       .map(({ o, p }) => ({ line: o.line, ptdfPerMille: roundHalfUp(p * 1000) }));
     if (lines.length > 0) out.refused.push({ contract: c.id, lines });
-    else keep.push(k);
+    else keep[k] = 1;
   });
   const r = solveContractLp(highs, {
     net,
@@ -277,7 +277,7 @@ export function recompute(highs: Highs, rawInputs: unknown): CongestionOutputs {
   });
   out.outcome = 'refused';
   out.solverStatus = r.solution.status;
-  const remaining = contracts.map((c, k) => (keep.includes(k) ? c.quantityWh : 0));
+  const remaining = contracts.map((c, k) => (keep[k] === 1 ? c.quantityWh : 0));
   out.flowsAfterW = flowRecord(net, flowsAt(net, contracts, remaining, ms, bg).flows);
   out.lineShadowPrices = perMWh(r.lineMu, lineIds);
   out.nodalCongestion = perMWh(nodalCongestion(net, r.lineMu), net.busIds);
