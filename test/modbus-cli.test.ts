@@ -69,8 +69,9 @@ async function startSim(args: string[]): Promise<RunningSim> {
   };
 }
 
-async function agent(args: string[]) {
-  return exec(process.execPath, [AGENT, ...args], { timeout: 60_000 }).catch(
+async function agent(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  return exec(process.execPath, [AGENT, ...args], { timeout: 60_000 }).then(
+    (r) => ({ ...r, code: 0 }),
     (e: { stdout: string; stderr: string; code: number }) => ({
       stdout: e.stdout,
       stderr: e.stderr,
