@@ -388,6 +388,8 @@ export async function packageGateway(opts: PackageGatewayOptions): Promise<Gatew
     chmodSync(dest, mode);
   };
   put(path.join(deploy, 'wattproof-agent'), 'usr/bin/wattproof-agent', 0o755);
+  // Kept on the gateway for re-running a failed first boot by hand.
+  put(path.join(deploy, 'first-run.sh'), `usr/share/${PACKAGE_NAME}/first-run.sh`, 0o755);
   for (const unit of [
     'wattproof-agent.service',
     'wattproof-agent-update.path',

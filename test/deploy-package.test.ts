@@ -333,7 +333,9 @@ function canOverlay(): boolean {
 describe.runIf(canOverlay() && existsSync('/usr/bin/dpkg'))(
   'installing with dpkg into a copy-on-write root of this machine',
   () => {
-    it('creates the user and directories, starts nothing, and the installed agent runs (--version, init, doctor)', () => {
+    it('creates the user and directories, starts nothing, and the installed agent runs (--version, init, doctor)', {
+      timeout: 180_000,
+    }, () => {
       const d = mkdtempSync(path.join(tmpdir(), 'wp-ovl-'));
       try {
         for (const s of ['u', 'w', 'm']) mkdirSync(path.join(d, s));
@@ -389,6 +391,60 @@ chroot "$m" /bin/sh -eu -c '
         expect(out['doctor-stderr']).not.toMatch(/Cannot find (module|package)|ERR_|at .*\.mjs:\d+/);
         expect(out['removed-runtime']).toBe('yes');
         expect(out['kept-state']).toBe('yes');
+      } finally {
+        rmSync(d, { recursive: true, force: true });
+      }
+    });
+
+    it('first-run.sh installs, configures and creates the key, and stops with a clear message when enrolment fails', {
+      timeout: 180_000,
+    }, () => {
+      const d = mkdtempSync(path.join(tmpdir(), 'wp-ovl-'));
+      try {
+        for (const s of ['u', 'w', 'm']) mkdirSync(path.join(d, s));
+        const boot = path.join(d, 'boot');
+        mkdirSync(path.join(boot, 'wattproof'), { recursive: true });
+        cpSync(pkg.debFile, path.join(boot, 'wattproof', path.basename(pkg.debFile)));
+        cpSync(
+          path.join(repoRoot, 'deploy/agent/agent.example.yaml'),
+          path.join(boot, 'wattproof/agent.yaml'),
+        );
+        const firstRun = path.join(repoRoot, 'deploy/gateway/first-run.sh');
+        // Port 9 on loopback: nothing listens, so enrolment fails the way it does on site without
+        // network (or, while enroll is still a stub, because it is not available).
+        const script = `
+set -eu
+m=${d}/m
+mount -t overlay overlay -o lowerdir=/,upperdir=${d}/u,workdir=${d}/w "$m"
+mount -t proc proc "$m/proc"
+mount --rbind /dev "$m/dev"
+chroot "$m" /bin/sh -c '
+  WATTPROOF_BOOT_DIR=${boot} ${firstRun} --hub http://127.0.0.1:9 --token wpt_test </dev/null >/tmp/fr.out 2>/tmp/fr.err
+  echo "rc=$?"
+  echo "err=$(tail -n 1 /tmp/fr.err)"
+  echo "installed=$(dpkg-query -W -f="\\\${Version}" wattproof-agent)"
+  echo "config=$(stat -c "%U:%G:%a" /etc/wattproof/agent.yaml)"
+  echo "key=$(stat -c "%U:%a" /var/lib/wattproof/gateway.key)"
+  echo "token-kept=$(test -e ${boot}/wattproof/enroll-token && echo yes || echo no)"
+  WATTPROOF_BOOT_DIR=${boot} ${firstRun} --hub http://127.0.0.1:9 --token wpt_test </dev/null >/tmp/fr2.out 2>&1
+  echo "again=$(grep -c "already has a key" /tmp/fr2.out)"
+'
+`;
+        const r = sh('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script]);
+        const out = Object.fromEntries(
+          r.stdout
+            .trim()
+            .split('\n')
+            .filter((l) => l.includes('='))
+            .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+        );
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        expect(out.rc).toBe('1');
+        expect(out.err).toMatch(/enrolment failed \(see above\)\. Check the hub URL and network/);
+        expect(out.installed).toBe(pkg.version);
+        expect(out.config).toBe('root:wattproof:640');
+        expect(out.key).toBe('wattproof:600');
+        expect(out.again).toBe('1');
       } finally {
         rmSync(d, { recursive: true, force: true });
       }
