@@ -37,7 +37,7 @@ ${extra}`,
 }
 
 describe('wattproof-hub CLI', () => {
-  it('refuses a bad config with exit 3, naming the key', async () => {
+  it('refuses a bad config with exit 3, naming the key', { timeout: 60_000 }, async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'wattproof-hubcli-'));
     const typo = writeConfig(dir, 'ingest:\n  gapWaitMS: 5\n');
     const r = await runNode(hubCli, ['start', '--config', typo]);
@@ -52,7 +52,10 @@ describe('wattproof-hub CLI', () => {
     expect(r3.stderr).toMatch(/cannot read config/);
   });
 
-  it('start, token create, enrol; then verify and export pass, and fail on a changed entry', async () => {
+  // Five Node processes one after another: allow for a loaded 2-core machine.
+  it('start, token create, enrol; then verify and export pass, and fail on a changed entry', {
+    timeout: 120_000,
+  }, async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'wattproof-hubcli-'));
     const config = writeConfig(dir);
     const hub = await spawnHub(config);
