@@ -6,14 +6,21 @@ import type { Hub } from '../hub/hub.js';
 import {
   b64url,
   leafHash,
+  messageHashB64,
   openCheckpoint,
   parseNoteVerifierKey,
   signJws,
   utf8,
   verifyInclusion,
 } from '../protocol/index.js';
-import { type LedgerReceipt, parseReceipt } from '../protocol/messages/index.js';
-import { startTestHub, TestGateway, waitFor } from './support/hub-fixtures.js';
+import {
+  FULFILMENT_TYP,
+  GATEWAY_STATUS_TYP,
+  type LedgerReceipt,
+  parseReceipt,
+  signMessage,
+} from '../protocol/messages/index.js';
+import { OPERATOR_TOKEN, startTestHub, TestGateway, waitFor } from './support/hub-fixtures.js';
 
 let hub: Hub;
 const gateways: TestGateway[] = [];
@@ -161,5 +168,63 @@ describe('hub ingest over the embedded broker', () => {
     const good = g.nextProof();
     await g.publishProof(good);
     await g.receiptFor(good, 'accepted');
+  });
+
+  it('carries one chain across the proof and event topics, refuses a type on the wrong topic, and tracks signed status', async () => {
+    const g = await gateway();
+    const proof = g.nextProof();
+    await g.publishProof(proof);
+    await g.receiptFor(proof, 'accepted');
+    const window = g.proofPayload(0).interval;
+    const fulfilment = signMessage(
+      FULFILMENT_TYP,
+      g.id,
+      {
+        gw: g.id,
+        seq: g.seq,
+        prev: g.prev,
+        contract: `ct-${b64url.encode(new Uint8Array(32).fill(3))}`,
+        role: 'seller',
+        window,
+        contractedWh: 10,
+        measuredWh: 10,
+        outcome: 'fulfilled',
+        proofs: [messageHashB64(proof)],
+        signedAt: window.end + 5_000,
+      },
+      g.secretKey,
+    );
+    // A meter proof is not an event: refused on the event topic, whatever its signature.
+    const misplaced = g.sign(g.proofPayload(1, 1, g.prev));
+    await g.client!.publishAsync(`wattproof/v1/gw/${g.id}/event`, misplaced, { qos: 1 });
+    const r = await g.receiptFor(misplaced, 'rejected');
+    expect(r.status === 'rejected' && r.reason).toBe('typ-mismatch');
+    await g.client!.publishAsync(`wattproof/v1/gw/${g.id}/event`, fulfilment, { qos: 1 });
+    const accepted = (await g.receiptFor(fulfilment, 'accepted')) as LedgerReceipt;
+    expect(accepted.seq).toBe(1);
+    expect(hub.ledger.entry(accepted.index)?.typ).toBe(FULFILMENT_TYP);
+
+    const status = signMessage(
+      GATEWAY_STATUS_TYP,
+      g.id,
+      {
+        gw: g.id,
+        state: 'online',
+        version: '0.1.0',
+        configHash: b64url.encode(new Uint8Array(32)),
+        clockSynchronised: true,
+        at: Date.now(),
+      },
+      g.secretKey,
+    );
+    await g.client!.publishAsync(`wattproof/v1/gw/${g.id}/status`, status, { qos: 1, retain: true });
+    const fleet = await waitFor('the fleet state', async () => {
+      const res = await fetch(`${hub.httpUrl}/v1/fleet`, {
+        headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
+      });
+      const body = (await res.json()) as { gateways: Array<{ gw: string; state: string }> };
+      return body.gateways.find((x) => x.gw === g.id);
+    });
+    expect(fleet.state).toBe('online');
   });
 });
