@@ -57,6 +57,7 @@ import {
   HUB_STATUS_TYP,
   METER_PROOF_TYP,
   type MessageTyp,
+  ORDER_TYP,
   PRICE_TYP,
   signContract,
   signMessage,
@@ -64,6 +65,7 @@ import {
   VALIDATOR_DECISION_TYP,
   verifyMessage,
 } from '../protocol/messages/index.js';
+import { exampleOrder } from '../protocol/messages/order-example.js';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'vectors');
 const K = EXAMPLE_KEYS;
@@ -129,6 +131,7 @@ function messagesVector() {
       signed(DISPATCH_COMMAND_TYP, K.hub, exampleDispatchCommand(CT)),
       signed(HUB_STATUS_TYP, K.hub, exampleHubStatus()),
       signed(PRICE_TYP, K.hub, examplePrices()),
+      signed(ORDER_TYP, K.seller, exampleOrder()),
     ],
   };
 }
@@ -360,7 +363,7 @@ describe('test vectors', () => {
       expect(ours.ok, m.typ).toBe(true);
       typs.add(m.typ);
     }
-    expect(typs.size).toBe(13);
+    expect(typs.size).toBe(14);
   });
 
   it('chain: three proofs, each prev the hash of the one before', () => {

@@ -15,6 +15,7 @@ import { GATEWAY_BINDING_TYP, gatewayBindingSchema } from './gateway-binding.js'
 import { GATEWAY_STATUS_TYP, gatewayStatusSchema } from './gateway-status.js';
 import { HUB_STATUS_TYP, hubStatusSchema } from './hub-status.js';
 import { METER_PROOF_TYP, meterProofSchema } from './meter-proof.js';
+import { ORDER_TYP, orderSchema } from './order.js';
 import { PRICE_TYP, pricePublicationSchema } from './price.js';
 import { TELEMETRY_TYP, telemetryBatchSchema } from './telemetry.js';
 import { VALIDATOR_DECISION_TYP, validatorDecisionSchema } from './validator-decision.js';
@@ -30,6 +31,7 @@ export * from './gateway-binding.js';
 export * from './gateway-status.js';
 export * from './hub-status.js';
 export * from './meter-proof.js';
+export * from './order.js';
 export * from './price.js';
 export * from './receipt.js';
 export * from './telemetry.js';
@@ -64,6 +66,7 @@ export const MESSAGE_TYPES = {
   [DISPATCH_COMMAND_TYP]: info(dispatchCommandSchema, 'hub', false, true),
   [HUB_STATUS_TYP]: info(hubStatusSchema, 'hub', false, false),
   [PRICE_TYP]: info(pricePublicationSchema, 'hub', false, true),
+  [ORDER_TYP]: info(orderSchema, 'pt', false, true),
 } as const;
 
 export type MessageTyp = keyof typeof MESSAGE_TYPES;
