@@ -158,7 +158,7 @@ export function printTable(rows: readonly ResultRow[]): void {
     out.push(
       `| ${r.what} | ${fmt(r.value)} | ${r.unit} | ${r.runs} | ${r.reference ?? '—'} | ${
         r.referenceValue !== undefined ? fmt(r.referenceValue) : '—'
-      } | ${ratio !== undefined ? `${fmt(ratio)}×` : '—'} |`,
+      } | ${ratio !== undefined && Number.isFinite(ratio) ? `${fmt(ratio)}×` : '—'} |`,
     );
   }
   process.stdout.write(`${out.join('\n')}\n`);
