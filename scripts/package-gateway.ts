@@ -351,7 +351,8 @@ function controlFile(f: { version: string; arch: DebArch; nodeMajor: number; ins
     'Maintainer: Wattproof maintainers <maintainers@wattproof.invalid>',
     `Installed-Size: ${f.installedKiB}`,
     // The native sqlite module is built for one Node.js ABI: the major it was built with.
-    `Depends: nodejs (>= ${f.nodeMajor}), nodejs (<< ${f.nodeMajor + 1}), passwd`,
+    // ca-certificates: the hub's broker is mqtts:// and Debian's Node.js reads the system CAs.
+    `Depends: nodejs (>= ${f.nodeMajor}), nodejs (<< ${f.nodeMajor + 1}), ca-certificates, passwd`,
     'Recommends: systemd, udev',
     'Section: net',
     'Priority: optional',

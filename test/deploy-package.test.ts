@@ -133,7 +133,7 @@ describe('the gateway Debian package', () => {
     expect(control).toMatch(/^Package: wattproof-agent$/m);
     expect(control).toMatch(new RegExp(`^Architecture: ${hostArch}$`, 'm'));
     expect(control).toMatch(new RegExp(`^Version: ${pkg.version.replace(/\./g, '\\.')}$`, 'm'));
-    expect(control).toMatch(/^Depends: nodejs \(>= 20\), nodejs \(<< 21\), passwd$/m);
+    expect(control).toMatch(/^Depends: nodejs \(>= 20\), nodejs \(<< 21\), ca-certificates, passwd$/m);
     const info = execFileSync('dpkg-deb', ['-I', pkg.debFile], { encoding: 'utf8' });
     for (const f of ['postinst', 'prerm', 'postrm', 'conffiles']) expect(info).toContain(f);
     const ctl = path.join(work, 'control');
