@@ -265,11 +265,11 @@ describe('verifyLedgerExport: every reason', () => {
   });
 
   it('unknown types fail unless allowed, and then only their signature is checked', () => {
-    const future = signAsExampleHub('wattproof.settlement.v1', { any: 'thing' });
+    const future = signAsExampleHub('wattproof.future-entry.v1', { any: 'thing' });
     expect(failureOf(filesFor([future])).reason).toBe('typ-unknown');
     const r = verifyLedgerExport(filesFor([future]), { allowUnknownTypes: true });
     expect(r.ok).toBe(true);
-    expect(r.types['wattproof.settlement.v1']).toBe(1);
+    expect(r.types['wattproof.future-entry.v1']).toBe(1);
     expect(r.warnings[0]).toMatch(/only its signature was checked/);
     const forged = flip(future, future.length - 4);
     expect(failureOf(filesFor([forged]), { allowUnknownTypes: true }).reason).toBe('bad-signature');

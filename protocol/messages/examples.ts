@@ -7,6 +7,12 @@ import { deriveId, type IdKind } from '../identity.js';
 import { publicKeyOf } from '../keys.js';
 import type { CommandAck } from './command-ack.js';
 import type { EnergyContract, FlexibilityContract } from './contract.js';
+import type {
+  ContractActivation,
+  ContractCancellation,
+  ContractClose,
+  SettlementPayload,
+} from './contract-lifecycle.js';
 import type { DispatchCommand } from './dispatch-command.js';
 import type { DispatchResponse } from './dispatch-response.js';
 import type { FulfilmentEvent } from './fulfilment.js';
@@ -15,6 +21,8 @@ import type { GatewayBinding } from './gateway-binding.js';
 import type { GatewayStatus } from './gateway-status.js';
 import type { HubStatus } from './hub-status.js';
 import type { MeterProof } from './meter-proof.js';
+import type { OperatorCredit } from './operator-credit.js';
+import type { ParticipantApplication } from './participant-application.js';
 import type { PricePublication } from './price.js';
 import type { TelemetryBatch } from './telemetry.js';
 import type { ValidatorDecision } from './validator-decision.js';
@@ -253,4 +261,63 @@ export function examplePrices(): PricePublication {
     ],
     at: EXAMPLE_T0 + 2 * Q + 1_000,
   };
+}
+
+export function exampleParticipantApplication(key: ExampleKey = EXAMPLE_KEYS.seller): ParticipantApplication {
+  return {
+    participant: key.id,
+    publicKey: b64url.encode(key.publicKey),
+    role: 'household',
+    energies: ['electricity'],
+    region: 'north',
+    gridNode: 'bus-3',
+    gateways: [EXAMPLE_KEYS.gatewayA.id],
+    capacityW: 10_000,
+    at: EXAMPLE_T0 - 86_400_000,
+  };
+}
+
+export function exampleOperatorCredit(account = EXAMPLE_KEYS.buyer.id): OperatorCredit {
+  return {
+    account,
+    amountMinor: 50_000,
+    currency: 'EUR',
+    reference: 'transfer 2026-01-14/0042',
+    at: EXAMPLE_T0 - 3_600_000,
+  };
+}
+
+export function exampleContractActivation(contract: string): ContractActivation {
+  return { contract, at: EXAMPLE_T0 - 60_000 };
+}
+
+export function exampleContractCancellation(
+  contract: string,
+  party = EXAMPLE_KEYS.buyer.id,
+): ContractCancellation {
+  return { contract, party, reason: 'moved house', at: EXAMPLE_T0 - 120_000 };
+}
+
+/** A settlement of a contract of 1,000 Wh at 25 minor/kWh of which 800 Wh were delivered. */
+export function exampleSettlement(contract: string, proofsHash: string): SettlementPayload {
+  return {
+    contract,
+    outcome: 'partial',
+    contractedWh: 1000,
+    sellerExportWh: 800,
+    buyerImportWh: 950,
+    deliveredWh: 800,
+    shortfallWh: 200,
+    paymentMinor: 20,
+    penaltyMinor: 8,
+    unpaidMinor: 0,
+    released: { seller: 492, buyer: 480 },
+    proofCount: 8,
+    proofsHash,
+    at: EXAMPLE_T0 + 4 * Q + 300_000,
+  };
+}
+
+export function exampleContractClose(contract: string): ContractClose {
+  return { contract, at: EXAMPLE_T0 + 30 * 86_400_000 };
 }

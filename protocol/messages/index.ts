@@ -7,6 +7,16 @@ import { type JwsHeader, type JwsRejectReason, signJws, type VerifyJwsOptions, v
 import { COMMAND_ACK_TYP, commandAckSchema } from './command-ack.js';
 import { type ChainFields, formatIssues, type ParseIssue, parseWith } from './common.js';
 import { CONTRACT_TYP, contractSchema } from './contract.js';
+import {
+  CONTRACT_ACTIVATION_TYP,
+  CONTRACT_CANCELLATION_TYP,
+  CONTRACT_CLOSE_TYP,
+  contractActivationSchema,
+  contractCancellationSchema,
+  contractCloseSchema,
+  SETTLEMENT_TYP,
+  settlementSchema,
+} from './contract-lifecycle.js';
 import { DISPATCH_COMMAND_TYP, dispatchCommandSchema } from './dispatch-command.js';
 import { DISPATCH_RESPONSE_TYP, dispatchResponseSchema } from './dispatch-response.js';
 import { FULFILMENT_TYP, fulfilmentEventSchema } from './fulfilment.js';
@@ -15,7 +25,9 @@ import { GATEWAY_BINDING_TYP, gatewayBindingSchema } from './gateway-binding.js'
 import { GATEWAY_STATUS_TYP, gatewayStatusSchema } from './gateway-status.js';
 import { HUB_STATUS_TYP, hubStatusSchema } from './hub-status.js';
 import { METER_PROOF_TYP, meterProofSchema } from './meter-proof.js';
+import { OPERATOR_CREDIT_TYP, operatorCreditSchema } from './operator-credit.js';
 import { ORDER_TYP, orderSchema } from './order.js';
+import { PARTICIPANT_APPLICATION_TYP, participantApplicationSchema } from './participant-application.js';
 import { PRICE_TYP, pricePublicationSchema } from './price.js';
 import { TELEMETRY_TYP, telemetryBatchSchema } from './telemetry.js';
 import { VALIDATOR_DECISION_TYP, validatorDecisionSchema } from './validator-decision.js';
@@ -23,6 +35,7 @@ import { VALIDATOR_DECISION_TYP, validatorDecisionSchema } from './validator-dec
 export * from './command-ack.js';
 export * from './common.js';
 export * from './contract.js';
+export * from './contract-lifecycle.js';
 export * from './dispatch-command.js';
 export * from './dispatch-response.js';
 export * from './fulfilment.js';
@@ -31,7 +44,9 @@ export * from './gateway-binding.js';
 export * from './gateway-status.js';
 export * from './hub-status.js';
 export * from './meter-proof.js';
+export * from './operator-credit.js';
 export * from './order.js';
+export * from './participant-application.js';
 export * from './price.js';
 export * from './receipt.js';
 export * from './telemetry.js';
@@ -67,6 +82,12 @@ export const MESSAGE_TYPES = {
   [HUB_STATUS_TYP]: info(hubStatusSchema, 'hub', false, false),
   [PRICE_TYP]: info(pricePublicationSchema, 'hub', false, true),
   [ORDER_TYP]: info(orderSchema, 'pt', false, true),
+  [PARTICIPANT_APPLICATION_TYP]: info(participantApplicationSchema, 'pt', false, true),
+  [CONTRACT_CANCELLATION_TYP]: info(contractCancellationSchema, 'pt', false, true),
+  [OPERATOR_CREDIT_TYP]: info(operatorCreditSchema, 'hub', false, true),
+  [CONTRACT_ACTIVATION_TYP]: info(contractActivationSchema, 'hub', false, true),
+  [SETTLEMENT_TYP]: info(settlementSchema, 'hub', false, true),
+  [CONTRACT_CLOSE_TYP]: info(contractCloseSchema, 'hub', false, true),
 } as const;
 
 export type MessageTyp = keyof typeof MESSAGE_TYPES;
