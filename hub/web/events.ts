@@ -1,0 +1,103 @@
+// Server-sent events for the dashboard: one stream per open page. Fleet changes are coalesced
+// (changed rows every 250 ms, never one message per MQTT packet), telemetry goes only to pages
+// watching that gateway, and a stream ends when its session does.
+import type { ServerResponse } from 'node:http';
+import type { Dashboard } from './dashboard.js';
+import { type FleetRow, fleetCounts } from './fleet.js';
+
+interface Client {
+  res: ServerResponse;
+  sessionId: string | undefined;
+  gw: string | undefined;
+}
+
+export class EventStreams {
+  private readonly clients = new Set<Client>();
+  private readonly pending = new Set<string>();
+  private readonly rows = new Map<string, FleetRow>();
+  private timer: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(
+    private readonly d: Dashboard,
+    private readonly coalesceMs = 250,
+  ) {}
+
+  start(): void {
+    for (const r of this.d.fleetRows()) this.rows.set(r[0], r);
+    this.unsubscribe.push(
+      this.d.observer.on((e) => {
+        if (e.kind === 'gateway') this.mark(e.gw);
+        else if (e.kind === 'telemetry') this.send('telemetry', { gw: e.gw, samples: e.samples }, e.gw);
+      }),
+      this.d.onLedger((size, gws) => {
+        for (const gw of gws) this.mark(gw);
+        const cp = this.d.o.ledger.latestCheckpoint();
+        this.send('ledger', { size, checkpoint: cp ? { size: cp.size, createdMs: cp.createdMs } : null });
+        this.send('contracts', { size });
+      }),
+      this.d.alerts.on((c) => {
+        this.mark(c.alert.gw);
+        this.send('alert', c);
+      }),
+    );
+    this.timer = setInterval(() => this.flush(), this.coalesceMs);
+    this.timer.unref();
+    this.heartbeat = setInterval(() => this.beat(), 15_000);
+    this.heartbeat.unref();
+  }
+
+  stop(): void {
+    for (const u of this.unsubscribe.splice(0)) u();
+    if (this.timer) clearInterval(this.timer);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const c of this.clients) c.res.end();
+    this.clients.clear();
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  add(res: ServerResponse, sessionId: string | undefined, gw: string | undefined): void {
+    const c: Client = { res, sessionId, gw };
+    this.clients.add(c);
+    res.on('close', () => this.clients.delete(c));
+    res.write(`retry: 2000\n\n`);
+  }
+
+  private mark(gw: string): void {
+    this.pending.add(gw);
+  }
+
+  /** Sends the rows of gateways that changed since the last flush, and the new counts. */
+  flush(): void {
+    if (this.pending.size === 0) return;
+    const changed = this.d.fleetRows(new Set(this.pending));
+    this.pending.clear();
+    for (const r of changed) this.rows.set(r[0], r);
+    this.send('fleet', { rows: changed, counts: fleetCounts([...this.rows.values()]) });
+  }
+
+  private send(event: string, data: unknown, gw?: string): void {
+    if (this.clients.size === 0) return;
+    const text = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const c of this.clients) {
+      if (gw !== undefined && event === 'telemetry' && c.gw !== gw) continue;
+      c.res.write(text);
+    }
+  }
+
+  private beat(): void {
+    for (const c of this.clients) {
+      if (c.sessionId !== undefined && !this.d.sessions.get(c.sessionId)) {
+        c.res.write('event: session-ended\ndata: {}\n\n');
+        c.res.end();
+        this.clients.delete(c);
+        continue;
+      }
+      c.res.write(': keep-alive\n\n');
+    }
+  }
+}
