@@ -44,10 +44,25 @@ export type Ineligibility =
   | 'expired'
   | 'after-last-index';
 
+/** Why an order is not of the book (key, interval) at all, whatever the time, or null. */
+export function outsideBook(
+  lo: LedgerOrder,
+  key: BookKey,
+  interval: Interval,
+  rules: MarketRules,
+): Exclude<Ineligibility, 'created-after-gate' | 'expired' | 'after-last-index'> | null {
+  const o = lo.order;
+  if (!sameBook(bookKeyOf(o), key)) return 'other-book';
+  if (o.currency !== rules.currency) return 'other-currency';
+  if (o.settlementPeriodMs !== rules.settlementPeriodMs) return 'other-period';
+  if (interval.start < o.window.start || interval.end > o.window.end) return 'outside-window';
+  return null;
+}
+
 /**
- * Why an order takes no part in the book (key, interval) cleared at `gateAt` from the entries up
- * to `lastIndex`, or null when it does: same book, currency and period as the rules, the interval
- * inside the order's window, createdAt ≤ gateAt < expires, index ≤ lastIndex.
+ * Why an order takes no part in the auction of (key, interval) cleared at `gateAt` from the
+ * entries up to `lastIndex`, or null when it does: of the book (outsideBook), index ≤ lastIndex,
+ * createdAt ≤ gateAt < expires.
  */
 export function ineligibility(
   lo: LedgerOrder,
@@ -57,14 +72,11 @@ export function ineligibility(
   lastIndex: number,
   rules: MarketRules,
 ): Ineligibility | null {
-  const o = lo.order;
-  if (!sameBook(bookKeyOf(o), key)) return 'other-book';
-  if (o.currency !== rules.currency) return 'other-currency';
-  if (o.settlementPeriodMs !== rules.settlementPeriodMs) return 'other-period';
-  if (interval.start < o.window.start || interval.end > o.window.end) return 'outside-window';
-  if (o.createdAt > gateAt) return 'created-after-gate';
-  if (o.expires <= gateAt) return 'expired';
+  const outside = outsideBook(lo, key, interval, rules);
+  if (outside !== null) return outside;
   if (lo.index > lastIndex) return 'after-last-index';
+  if (lo.order.createdAt > gateAt) return 'created-after-gate';
+  if (lo.order.expires <= gateAt) return 'expired';
   return null;
 }
 

@@ -8,7 +8,7 @@ import { contractIdOf, contractPayloadSegment, parseContract } from '../../proto
 import { type BookKey, ineligibility } from './book.js';
 import { energyOrder, flexOrder, ledgerOrders, participant, Q, T0 } from './example-orders.js';
 import { AUCTION_RESULT_TYP, matchesHashOf, parseAuctionResult, parseMarketMatch } from './messages.js';
-import { planAuction } from './plan.js';
+import { planAuction, planContinuous } from './plan.js';
 import { marketRules } from './rules.js';
 
 const rules = marketRules({ currency: 'EUR' });
@@ -194,5 +194,31 @@ describe('planAuction', () => {
 
   it('refuses to clear before the gate closes', () => {
     expect(() => planAuction([], ELEC, IV, 0, rules, GATE - 1)).toThrow(/gate/);
+  });
+});
+
+describe('planContinuous', () => {
+  it('matches in ledger order at the resting price; each match names the order that caused it', () => {
+    const orders = ledgerOrders([
+      energyOrder({
+        who: 's1',
+        side: 'offer',
+        quantityWh: 300,
+        limitMinorPerKWh: 14,
+        createdAt: GATE - 9_000,
+      }),
+      energyOrder({ who: 'b1', side: 'bid', quantityWh: 200, limitMinorPerKWh: 22, createdAt: GATE - 8_000 }),
+      energyOrder({ who: 'b2', side: 'bid', quantityWh: 200, limitMinorPerKWh: 16, createdAt: GATE - 7_000 }),
+      energyOrder({ who: 'b3', side: 'bid', quantityWh: 50, limitMinorPerKWh: 30, createdAt: GATE }),
+    ]);
+    const plan = planContinuous(orders, ELEC, IV, 100, marketRules({ currency: 'EUR', mode: 'continuous' }));
+    // b1 takes 200 of s1 at 14 (s1 rests); b2 takes the last 100 at 14; b3 arrives at the gate: refused.
+    expect(plan.matches.map((m) => [m.mode, m.quantity, m.priceMinor, m.contract.createdAt])).toEqual([
+      ['continuous', 200, 14, GATE - 8_000],
+      ['continuous', 100, 14, GATE - 7_000],
+    ]);
+    expect(plan.causedBy).toEqual([orders[1]!.index, orders[2]!.index]);
+    expect(plan.outcome.refused).toEqual([{ id: orders[3]!.hash, reason: 'gate-closed' }]);
+    for (const m of plan.matches) expect(parseMarketMatch(m).ok).toBe(true);
   });
 });

@@ -3,7 +3,8 @@
 // contracted match. The fold calls the same function and compares (docs/markets.md, "Fold rules").
 import type { Interval } from '../../protocol/messages/index.js';
 import { type AuctionClearing, clearAuction } from './auction.js';
-import { auctionBook, type BookKey, bookEntryOf, type LedgerOrder } from './book.js';
+import { auctionBook, type BookKey, bookEntryOf, type LedgerOrder, outsideBook } from './book.js';
+import { type ContinuousOutcome, matchContinuous } from './continuous.js';
 import { contractFromMatch, marketContractId } from './contracts.js';
 import { type AuctionResult, type MarketMatch, matchesHashOf } from './messages.js';
 import { gateClosureOf, type MarketRules, marketRulesHash } from './rules.js';
@@ -76,4 +77,62 @@ export function planAuction(
     at,
   };
   return { result, matches, book, clearing };
+}
+
+export interface ContinuousPlan {
+  /** One per trade that is not a self-match, in trade order; `at` is the market clock. */
+  matches: MarketMatch[];
+  /** For each match, the ledger index of the arriving order that caused it. */
+  causedBy: number[];
+  outcome: ContinuousOutcome;
+}
+
+/**
+ * Continuous mode: runs the book (key, interval) through every order with ledger index ≤
+ * lastIndex, in ledger order, and returns the match entries of all its trades. After appending an
+ * order the hub appends the matches whose `index` is that order's; the fold recomputes the same.
+ */
+export function planContinuous(
+  orders: readonly LedgerOrder[],
+  key: BookKey,
+  interval: Interval,
+  lastIndex: number,
+  rules: MarketRules,
+): ContinuousPlan {
+  const gateAt = gateClosureOf(interval.start, rules);
+  // Expiry and createdAt are the matcher's business (they depend on the market clock).
+  const book = orders.filter((lo) => lo.index <= lastIndex && outsideBook(lo, key, interval, rules) === null);
+  const byHash = new Map(book.map((lo) => [lo.hash, lo]));
+  const outcome = matchContinuous(
+    book.map((lo) => ({ entry: bookEntryOf(lo), createdAt: lo.order.createdAt, expires: lo.order.expires })),
+    gateAt,
+  );
+  const matches: MarketMatch[] = [];
+  const causedBy: number[] = [];
+  for (const t of outcome.trades) {
+    if (t.self) continue;
+    const contract = contractFromMatch(
+      {
+        offer: byHash.get(t.offer) as LedgerOrder,
+        bid: byHash.get(t.bid) as LedgerOrder,
+        interval,
+        quantity: t.quantity,
+        price: t.price,
+        at: t.at,
+      },
+      rules,
+    );
+    matches.push({
+      mode: 'continuous',
+      offer: t.offer,
+      bid: t.bid,
+      quantity: t.quantity,
+      priceMinor: t.price,
+      contractId: marketContractId(contract),
+      contract,
+      at: t.at,
+    });
+    causedBy.push(t.index);
+  }
+  return { matches, causedBy, outcome };
 }
