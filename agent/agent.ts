@@ -3,6 +3,7 @@
 // telemetry, watches the clock, and writes a status file for `wattproof-agent status`. Every
 // dependency is passed in, so tests run it on a temp dir with a real broker and real devices.
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { signJws } from '../protocol/index.js';
 import {
@@ -60,6 +61,7 @@ export interface AgentStatus {
   pid: number;
   updatedAt: number;
   running: boolean;
+  eventLoopDelayMaxMs: number;
   clock: { synchronised: boolean; lastJumpAt: number | null };
   broker: {
     url: string;
@@ -98,6 +100,8 @@ export class Agent {
   private lastJumpAt: number | null = null;
   private cancels: Array<() => void> = [];
   private running = false;
+  /** How late timers fire: a busy process reads its meters late. */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
 
   constructor(private readonly d: AgentDeps) {
     const c = d.config;
@@ -140,6 +144,7 @@ export class Agent {
       pid: process.pid,
       updatedAt: this.d.clock.now(),
       running: this.running,
+      eventLoopDelayMaxMs: Math.round(this.loopDelay.max / 1e6),
       clock: { synchronised: this.synced, lastJumpAt: this.lastJumpAt },
       broker: up
         ? {
@@ -178,6 +183,7 @@ export class Agent {
   async start(): Promise<void> {
     const { clock, config, log } = this.d;
     this.running = true;
+    this.loopDelay.enable();
     this.synced = (await this.d.clockSync()) === true;
     log.info(
       { gatewayId: this.d.identity.gatewayId, synchronised: this.synced, devices: this.meters.length },
@@ -210,16 +216,10 @@ export class Agent {
       };
       telemetryLoop();
     }
-    const statusLoop = () => {
-      this.cancels.push(
-        clock.after(2000, () => {
-          this.writeStatus();
-          if (this.running) statusLoop();
-        }),
-      );
-    };
+    // The status file is for people: every 2 s of real time, whatever the clock's speed.
     this.writeStatus();
-    statusLoop();
+    const statusTimer = setInterval(() => this.writeStatus(), 2000);
+    this.cancels.push(() => clearInterval(statusTimer));
   }
 
   /** Stops polling, lets a read in progress finish (and its proof be stored), then disconnects. */
@@ -231,7 +231,8 @@ export class Agent {
     await Promise.all(this.meters.map((m) => m.busy));
     await this.uplink?.stop();
     this.writeStatus();
-    this.d.log.info('agent stopped');
+    this.loopDelay.disable();
+    this.d.log.info({ eventLoopDelayMaxMs: Math.round(this.loopDelay.max / 1e6) }, 'agent stopped');
   }
 
   private statusJws(state: 'online' | 'offline'): string {

@@ -37,6 +37,14 @@ export interface LastReceipt {
   at: number;
 }
 
+export interface ReceiptRef {
+  seq: number;
+  messageHash: string;
+  leafHash: string;
+  index: number;
+  status: string;
+}
+
 export type ReceiptOutcome =
   | { ok: true; deleted: boolean }
   | { ok: false; reason: 'unknown-seq' | 'hash-mismatch' | 'leaf-mismatch'; detail: string };
@@ -177,49 +185,51 @@ export class Outbox {
     return r ? fromRaw(r) : undefined;
   }
 
-  markSent(seq: number): void {
-    this.db.prepare('UPDATE outbox SET send_count = send_count + 1 WHERE seq = ?').run(seq);
-  }
-
   /**
    * Applies an accepted/duplicate receipt: deletes the message only when the receipt's message
    * hash and leaf hash are those of the stored message.
    */
-  applyReceipt(
-    r: { seq: number; messageHash: string; leafHash: string; index: number; status: string },
-    at: number,
-  ): ReceiptOutcome {
-    const tx = this.db.transaction((): ReceiptOutcome => {
-      const row = this.stmts.bySeq.get(r.seq);
-      if (!row) {
-        const last = this.lastReceipt();
-        // A repeated receipt for a message already deleted is harmless.
-        if (last && last.seq >= r.seq) return { ok: true, deleted: false };
-        return { ok: false, reason: 'unknown-seq', detail: `no message with seq ${r.seq} in the outbox` };
-      }
-      if (row.message_hash !== r.messageHash) {
-        return {
-          ok: false,
-          reason: 'hash-mismatch',
-          detail: `receipt for seq ${r.seq} names another message`,
-        };
-      }
-      if (row.leaf_hash !== r.leafHash) {
-        return {
-          ok: false,
-          reason: 'leaf-mismatch',
-          detail: `receipt for seq ${r.seq} has a wrong leaf hash`,
-        };
-      }
-      this.db.prepare('DELETE FROM outbox WHERE seq = ?').run(r.seq);
-      const prev = this.lastReceipt();
-      if (!prev || prev.seq <= r.seq) {
-        const value: LastReceipt = { seq: r.seq, index: r.index, leafHash: r.leafHash, status: r.status, at };
-        this.setMeta('lastReceipt', JSON.stringify(value));
-      }
-      return { ok: true, deleted: true };
-    });
-    return tx.immediate();
+  applyReceipt(r: ReceiptRef, at: number): ReceiptOutcome {
+    return this.applyReceipts([r], at)[0]!;
+  }
+
+  /**
+   * Applies several receipts in one transaction (one fsync): after an outage receipts come in
+   * bursts, and a deletion lost in a crash costs only a resend that the hub answers again.
+   */
+  applyReceipts(receipts: readonly ReceiptRef[], at: number): ReceiptOutcome[] {
+    return this.db.transaction(() => receipts.map((r) => this.applyOne(r, at))).immediate();
+  }
+
+  private applyOne(r: ReceiptRef, at: number): ReceiptOutcome {
+    const row = this.stmts.bySeq.get(r.seq);
+    if (!row) {
+      const last = this.lastReceipt();
+      // A repeated receipt for a message already deleted is harmless.
+      if (last && last.seq >= r.seq) return { ok: true, deleted: false };
+      return { ok: false, reason: 'unknown-seq', detail: `no message with seq ${r.seq} in the outbox` };
+    }
+    if (row.message_hash !== r.messageHash) {
+      return {
+        ok: false,
+        reason: 'hash-mismatch',
+        detail: `receipt for seq ${r.seq} names another message`,
+      };
+    }
+    if (row.leaf_hash !== r.leafHash) {
+      return {
+        ok: false,
+        reason: 'leaf-mismatch',
+        detail: `receipt for seq ${r.seq} has a wrong leaf hash`,
+      };
+    }
+    this.db.prepare('DELETE FROM outbox WHERE seq = ?').run(r.seq);
+    const prev = this.lastReceipt();
+    if (!prev || prev.seq <= r.seq) {
+      const value: LastReceipt = { seq: r.seq, index: r.index, leafHash: r.leafHash, status: r.status, at };
+      this.setMeta('lastReceipt', JSON.stringify(value));
+    }
+    return { ok: true, deleted: true };
   }
 
   /** The hub refused the message for good: keep it (never delete a proof) but stop resending. */

@@ -10,7 +10,7 @@ import { b64url, openCheckpoint, parseNoteVerifierKey, verifyInclusion } from '.
 import { parseReceipt } from '../protocol/messages/index.js';
 import { subscriptions, topics } from '../protocol/topics.js';
 import type { HubConfig } from './config.js';
-import type { Outbox } from './outbox.js';
+import type { Outbox, ReceiptRef } from './outbox.js';
 
 export interface MqttCredentials {
   url?: string;
@@ -50,6 +50,7 @@ export interface UplinkStats {
 export class Uplink {
   private client: MqttClient | undefined;
   private readonly inFlight = new Map<number, number>();
+  private readonly receiptQueue: ReceiptRef[] = [];
   private cursor = -1;
   private attempts = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -110,8 +111,10 @@ export class Uplink {
     client.on('connect', () => this.onConnect());
     client.on('close', () => this.onClose());
     client.on('error', (err) => {
+      // Once per distinct error, not once per reconnect attempt.
+      if (this.stats.lastError !== err.message)
+        this.o.log.warn({ err: err.message }, 'broker connection error');
       this.stats.lastError = err.message;
-      this.o.log.warn({ err: err.message }, 'broker connection error');
     });
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
     this.checkTimer = setInterval(() => this.checkReceiptTimeouts(), 1000);
@@ -221,7 +224,6 @@ export class Uplink {
       client.publish(topic, row.jws, { qos: 1 }, (err) => {
         if (err) this.o.log.warn({ seq: row.seq, err: err.message }, 'publish failed; will resend');
       });
-      this.o.outbox.markSent(row.seq);
       this.stats.sent++;
     }
     this.stats.inFlight = this.inFlight.size;
@@ -291,13 +293,24 @@ export class Uplink {
         return;
       }
     }
-    const outcome = this.o.outbox.applyReceipt(r, this.o.now());
-    if (!outcome.ok) {
-      this.refuse(`${outcome.reason}: ${outcome.detail}`);
-      return;
-    }
-    this.stats.receipts++;
-    this.inFlight.delete(r.seq);
+    this.receiptQueue.push(r);
+    if (this.receiptQueue.length === 1) setImmediate(() => this.flushReceipts());
+  }
+
+  /** Receipts that arrived together are applied in one transaction. */
+  private flushReceipts(): void {
+    const batch = this.receiptQueue.splice(0);
+    if (batch.length === 0) return;
+    const outcomes = this.o.outbox.applyReceipts(batch, this.o.now());
+    outcomes.forEach((outcome, i) => {
+      const r = batch[i]!;
+      if (!outcome.ok) {
+        this.refuse(`${outcome.reason}: ${outcome.detail}`);
+        return;
+      }
+      this.stats.receipts++;
+      this.inFlight.delete(r.seq);
+    });
     this.pump();
   }
 

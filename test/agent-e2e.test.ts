@@ -116,4 +116,73 @@ describe('agent end to end (real Mosquitto, simulated devices over Modbus TCP)',
       await hub.close();
     }
   }, 120_000);
+
+  it('broker down for an hour of intervals: the outbox grows, every proof arrives in order afterwards, deleted only on its receipt', async () => {
+    // One settlement minute every second. (Faster would test the machine, not the agent: the
+    // simulator and this test's hub share one busy process, and a reading more than 30 virtual
+    // seconds late is — rightly — not accepted for a boundary.)
+    const scale = 60;
+    const origin2 = Date.now();
+    const home = await startSimHome({ scale, origin: origin2 });
+    const gw = setUpGateway({
+      brokerUrl: broker.url,
+      simPort: home.port,
+      scale,
+      origin: origin2,
+      pollSeconds: 15,
+    });
+    writeFileSync(gw.syncFile, '');
+    const hub = await TestHub.start(broker.url, gw.identity.gatewayId, gw.identity.publicKey);
+    const agent = gw.start();
+    const phase = (what: string) => {
+      if (process.env.AGENT_E2E_DEBUG)
+        console.log(`${new Date().toISOString()} ${what} accepted=${hub.accepted.length}`);
+    };
+    try {
+      await waitFor(() => hub.accepted.length >= 4, 'first proofs', 30_000);
+      phase('stopping broker');
+      await broker.stop();
+      const downAt = Date.now();
+      const before = hub.accepted.length;
+      // 60 s of real time = one hour of 1-minute intervals at this scale.
+      await waitFor(() => Date.now() - downAt >= 60_000, 'an hour of accelerated intervals', 70_000, 500);
+      const queued = gw.outboxSeqs();
+      expect(queued.length).toBeGreaterThanOrEqual(2 * 55); // two meters, ~60 intervals
+      expect(hub.accepted.length).toBe(before);
+      // The hub comes back but holds its receipts: messages arrive, and stay in the outbox.
+      hub.sendReceipts = false;
+      phase('restarting broker');
+      await broker.restart();
+      phase('broker back');
+      await waitFor(() => hub.accepted.length >= before + 8, 'proofs after the broker returned', 30_000);
+      const stillQueued = gw.outboxSeqs();
+      for (const p of hub.accepted.slice(before)) expect(stillQueued).toContain(p.seq);
+      // Receipts flow again: everything arrives, in order, and the outbox drains.
+      phase('releasing receipts');
+      hub.releaseReceipts();
+      const target = queued.at(-1)!;
+      await waitFor(() => hub.accepted.length > target, 'every queued proof', 60_000);
+      await waitFor(
+        () => {
+          const left = gw.outboxSeqs();
+          return left.length === 0 || left[0]! > target;
+        },
+        'the outbox to drain',
+        30_000,
+      );
+      phase('stopping agent');
+      agent.child.kill('SIGTERM');
+      expect((await agent.exited).code, agent.output()).toBe(0);
+      expect(hub.errors).toEqual([]);
+      expect(hub.accepted.map((p) => p.seq)).toEqual(hub.accepted.map((_, i) => i));
+      if (process.env.AGENT_E2E_DEBUG) console.log(agent.output());
+      expect(agent.output()).not.toContain('left unproven');
+      checkMeterChains(hub.accepted);
+    } finally {
+      if (process.env.AGENT_E2E_DEBUG) console.log(agent.output());
+      agent.child.kill('SIGKILL');
+      await hub.close();
+      await home.close();
+    }
+  }, 180_000);
 });

@@ -28,6 +28,7 @@ export function setUpGateway(opts: {
   origin: number;
   hubExtra?: string;
   devices?: Array<'grid' | 'pv'>;
+  pollSeconds?: number;
 }): Gateway {
   const dir = mkdtempSync(path.join(tmpdir(), 'wattproof-agent-e2e-'));
   const stateDir = path.join(dir, 'state');
@@ -35,7 +36,7 @@ export function setUpGateway(opts: {
   const configFile = path.join(dir, 'agent.yaml');
   const devices = (opts.devices ?? ['grid', 'pv']).map((name) => {
     const unit = name === 'grid' ? 1 : 2;
-    return `  - {name: ${name}, transport: {type: tcp, host: 127.0.0.1, port: ${opts.simPort}, timeoutMs: 500}, unit: ${unit}, kind: sunspec, role: ${name}, pollSeconds: 5}`;
+    return `  - {name: ${name}, transport: {type: tcp, host: 127.0.0.1, port: ${opts.simPort}, timeoutMs: 500}, unit: ${unit}, kind: sunspec, role: ${name}, pollSeconds: ${opts.pollSeconds ?? 5}}`;
   });
   writeFileSync(
     configFile,
