@@ -73,6 +73,9 @@ describe('the gateway Debian package', () => {
       ['/etc/wattproof/agent.yaml.example', '-rw-r--r--'],
       ['/etc/wattproof/', 'drwxr-x---'],
       ['/usr/share/doc/wattproof-agent/copyright', '-rw-r--r--'],
+      ['/usr/share/doc/wattproof-agent/installer.md', '-rw-r--r--'],
+      ['/usr/share/doc/wattproof-agent/operations.md', '-rw-r--r--'],
+      ['/usr/share/wattproof-agent/first-run.sh', '-rwxr-xr-x'],
     ];
     for (const [p, mode] of expected) {
       expect(entry(p), p).toBeDefined();

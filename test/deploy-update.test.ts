@@ -29,7 +29,7 @@ import {
   UpdateRefused,
   verifyUpdateBundle,
 } from '../agent/update/bundle.js';
-import { versionAnswers } from '../agent/update/health.js';
+import { serviceSettles, versionAnswers } from '../agent/update/health.js';
 import { processInbox } from '../agent/update/inbox.js';
 import { type HealthContext, UpdateInstaller } from '../agent/update/installer.js';
 import { compareVersions } from '../agent/update/version.js';
@@ -397,5 +397,63 @@ describe('version order', () => {
   it('UpdateRefused carries its reason', () => {
     const e = new UpdateRefused('wrong-arch', 'x');
     expect(e.message).toBe('wrong-arch: x');
+  });
+});
+
+describe('the service check after a restart', () => {
+  // systemd does not run here: a stand-in `systemctl` replays the states a real one reports for
+  // `systemctl show wattproof-agent.service -p ActiveState,SubState,NRestarts`, one per call.
+  function fakeSystemctl(states: string[]): string {
+    const file = path.join(dir, `states-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(file, `${states.join('\n')}\n`);
+    const counter = `${file}.n`;
+    const script = path.join(dir, `systemctl-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(
+      script,
+      [
+        '#!/bin/sh',
+        `n=$(cat ${counter} 2>/dev/null || echo 1)`,
+        `line=$(sed -n "\${n}p" ${file}); [ -n "$line" ] || line=$(tail -n 1 ${file})`,
+        `echo $((n + 1)) > ${counter}`,
+        'set -- $line',
+        'printf "ActiveState=%s\\nSubState=%s\\nNRestarts=%s\\n" "$1" "$2" "$3"',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    return script;
+  }
+  const opts = (systemctl: string) => ({ systemctl, settleMs: 300, pollMs: 50, deadlineMs: 2000 });
+
+  it('accepts a service that becomes active and stays up', async () => {
+    const s = fakeSystemctl(['activating start 0', 'activating start 0', 'active running 0']);
+    expect(await serviceSettles(opts(s))).toEqual({ ok: true });
+  });
+
+  it('accepts a service that is not running at all (not enrolled yet)', async () => {
+    expect(await serviceSettles(opts(fakeSystemctl(['inactive dead 0'])))).toEqual({ ok: true });
+  });
+
+  it('refuses one that restarts while settling, one that failed, one that never comes up', async () => {
+    const loop = fakeSystemctl([
+      'active running 3',
+      'active running 3',
+      'activating auto-restart 4',
+      'active running 4',
+    ]);
+    expect(await serviceSettles(opts(loop))).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/did not stay up/),
+    });
+    expect(
+      await serviceSettles(opts(fakeSystemctl(['activating start 0', 'failed watchdog 0']))),
+    ).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/failed \(watchdog\)/),
+    });
+    expect(await serviceSettles(opts(fakeSystemctl(['activating start 0'])))).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/did not become active/),
+    });
   });
 });
