@@ -149,6 +149,6 @@ const rows: ResultRow[] = [
 ];
 printTable(rows);
 printNote(
-  `${samples.length} distinct meter proofs (${bytes} bytes each on average) from ${GATEWAYS} gateways, one core. ` +
+  `${samples.length} distinct meter proofs (${bytes} bytes each on average) from ${GATEWAYS} gateways; rates per CPU-second of one core. ` +
     `Our checks around the signature leave ${Math.round((message / raw) * 100)}% of the raw verify rate.`,
 );

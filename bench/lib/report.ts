@@ -57,6 +57,10 @@ export function printHeader(title: string, mode: BenchMode, command: string): vo
     `machine: ${m.cores} cores, ${m.cpu}, ${m.memoryGiB} GiB, ${m.platform}`,
     `node: ${m.node}`,
     `date: ${m.date}`,
+    `load average at start: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} (CPU-bound figures are timed in this process's CPU time, those that wait in wall time)`,
     `command: ${command}${mode.quick ? ' --quick' : ''}`,
     '',
   ];
@@ -78,41 +82,56 @@ export function quantile(xs: readonly number[], q: number): number {
   return s[rank] as number;
 }
 
-/** Milliseconds since `start` (a process.hrtime.bigint() value). */
+/** Milliseconds since `start` (a process.hrtime.bigint() value): wall time. */
 export function msSince(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-/** Runs `fn` and returns its wall time in ms. */
-export function timeMs(fn: () => void): number {
-  const t = process.hrtime.bigint();
-  fn();
-  return msSince(t);
+/**
+ * What a duration is measured in. `cpu` is this process's CPU time (user + system): for CPU-bound
+ * work on one thread it is the time the work needs on one core, whatever else runs on the machine.
+ * `wall` is elapsed time, for anything that waits (fsync, sockets, other processes).
+ */
+export type Clock = 'cpu' | 'wall';
+
+/** The current reading of `clock`, in ms. */
+export function clockMs(clock: Clock): number {
+  if (clock === 'wall') return Number(process.hrtime.bigint()) / 1e6;
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
-export async function timeMsAsync(fn: () => Promise<unknown>): Promise<number> {
-  const t = process.hrtime.bigint();
+/** Runs `fn` and returns the ms it took on `clock` (default: CPU time). */
+export function timeMs(fn: () => void, clock: Clock = 'cpu'): number {
+  const t = clockMs(clock);
+  fn();
+  return clockMs(clock) - t;
+}
+
+export async function timeMsAsync(fn: () => Promise<unknown>, clock: Clock = 'wall'): Promise<number> {
+  const t = clockMs(clock);
   await fn();
-  return msSince(t);
+  return clockMs(clock) - t;
 }
 
 /**
- * Operations per second of `op`, measured over batches of `batch` calls for at least `minMs`,
- * `runs` times (after one warm-up run); the median run counts.
+ * Operations per second of `op` (per CPU-second by default), measured over batches of `batch`
+ * calls for at least `minMs`, `runs` times (after one warm-up run); the median run counts.
  */
 export function opsPerSecond(
   op: (i: number) => void,
-  opts: { batch: number; minMs: number; runs: number },
+  opts: { batch: number; minMs: number; runs: number; clock?: Clock },
 ): number {
+  const clock = opts.clock ?? 'cpu';
   const rates: number[] = [];
   for (let r = 0; r <= opts.runs; r++) {
     let n = 0;
-    const t = process.hrtime.bigint();
+    const t = clockMs(clock);
     let elapsed = 0;
     do {
       for (let i = 0; i < opts.batch; i++) op(n + i);
       n += opts.batch;
-      elapsed = msSince(t);
+      elapsed = clockMs(clock) - t;
     } while (elapsed < opts.minMs);
     if (r > 0) rates.push((n / elapsed) * 1000);
   }
