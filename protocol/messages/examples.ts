@@ -6,6 +6,7 @@ import { sha256 } from '../hash.js';
 import { deriveId, type IdKind } from '../identity.js';
 import { publicKeyOf } from '../keys.js';
 import type { CommandAck } from './command-ack.js';
+import type { Complaint } from './complaint.js';
 import type { EnergyContract, FlexibilityContract } from './contract.js';
 import type {
   ContractActivation,
@@ -13,8 +14,10 @@ import type {
   ContractClose,
   SettlementPayload,
 } from './contract-lifecycle.js';
+import type { DeregistrationRequest } from './deregistration-request.js';
 import type { DispatchCommand } from './dispatch-command.js';
 import type { DispatchResponse } from './dispatch-response.js';
+import type { Dispute } from './dispute.js';
 import type { FulfilmentEvent } from './fulfilment.js';
 import type { GapNote } from './gap-note.js';
 import type { GatewayBinding } from './gateway-binding.js';
@@ -320,4 +323,31 @@ export function exampleSettlement(contract: string, proofsHash: string): Settlem
 
 export function exampleContractClose(contract: string): ContractClose {
   return { contract, at: EXAMPLE_T0 + 30 * 86_400_000 };
+}
+
+export function exampleDeregistrationRequest(participant = EXAMPLE_KEYS.seller.id): DeregistrationRequest {
+  return { participant, reason: 'house sold', at: EXAMPLE_T0 + 40 * 86_400_000 };
+}
+
+/** The buyer disputes a settlement, citing the settlement and one meter proof. */
+export function exampleDispute(contract: string, evidence: readonly string[]): Dispute {
+  return {
+    contract,
+    party: EXAMPLE_KEYS.buyer.id,
+    claim: 'my meter was replaced at 10:15; the proof of 10:15-10:30 undercounts what I took',
+    claimMinor: 12,
+    evidence: [...evidence],
+    at: EXAMPLE_T0 + 4 * Q + 3_600_000,
+  };
+}
+
+export function exampleComplaint(about = EXAMPLE_KEYS.seller.id, contract?: string): Complaint {
+  return {
+    complainant: EXAMPLE_KEYS.buyer.id,
+    about,
+    ...(contract === undefined ? {} : { contract }),
+    text: 'the seller cancels contracts an hour before delivery, repeatedly',
+    evidence: [],
+    at: EXAMPLE_T0 + 2 * 86_400_000,
+  };
 }

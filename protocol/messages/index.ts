@@ -6,6 +6,7 @@ import { type IdKind, idKind } from '../identity.js';
 import { type JwsHeader, type JwsRejectReason, signJws, type VerifyJwsOptions, verifyJws } from '../jws.js';
 import { COMMAND_ACK_TYP, commandAckSchema } from './command-ack.js';
 import { type ChainFields, formatIssues, type ParseIssue, parseWith } from './common.js';
+import { COMPLAINT_TYP, complaintSchema } from './complaint.js';
 import { CONTRACT_TYP, contractSchema } from './contract.js';
 import {
   CONTRACT_ACTIVATION_TYP,
@@ -17,8 +18,10 @@ import {
   SETTLEMENT_TYP,
   settlementSchema,
 } from './contract-lifecycle.js';
+import { DEREGISTRATION_REQUEST_TYP, deregistrationRequestSchema } from './deregistration-request.js';
 import { DISPATCH_COMMAND_TYP, dispatchCommandSchema } from './dispatch-command.js';
 import { DISPATCH_RESPONSE_TYP, dispatchResponseSchema } from './dispatch-response.js';
+import { DISPUTE_TYP, disputeSchema } from './dispute.js';
 import { FULFILMENT_TYP, fulfilmentEventSchema } from './fulfilment.js';
 import { GAP_NOTE_TYP, gapNoteSchema } from './gap-note.js';
 import { GATEWAY_BINDING_TYP, gatewayBindingSchema } from './gateway-binding.js';
@@ -34,10 +37,13 @@ import { VALIDATOR_DECISION_TYP, validatorDecisionSchema } from './validator-dec
 
 export * from './command-ack.js';
 export * from './common.js';
+export * from './complaint.js';
 export * from './contract.js';
 export * from './contract-lifecycle.js';
+export * from './deregistration-request.js';
 export * from './dispatch-command.js';
 export * from './dispatch-response.js';
+export * from './dispute.js';
 export * from './fulfilment.js';
 export * from './gap-note.js';
 export * from './gateway-binding.js';
@@ -88,6 +94,9 @@ export const MESSAGE_TYPES = {
   [CONTRACT_ACTIVATION_TYP]: info(contractActivationSchema, 'hub', false, true),
   [SETTLEMENT_TYP]: info(settlementSchema, 'hub', false, true),
   [CONTRACT_CLOSE_TYP]: info(contractCloseSchema, 'hub', false, true),
+  [DEREGISTRATION_REQUEST_TYP]: info(deregistrationRequestSchema, 'pt', false, true),
+  [DISPUTE_TYP]: info(disputeSchema, 'pt', false, true),
+  [COMPLAINT_TYP]: info(complaintSchema, 'pt', false, true),
 } as const;
 
 export type MessageTyp = keyof typeof MESSAGE_TYPES;

@@ -211,7 +211,7 @@ describe('validator decision', () => {
     const r = parseValidatorDecision({ ...d, outcome: 'upheld' });
     expect(!r.ok && r.issues[0]).toEqual({
       path: 'outcome',
-      message: 'a contract-review decision is "approved" or "refused", not "upheld"',
+      message: 'a contract-review decision is "approved" or "refused" or "queued", not "upheld"',
     });
     expect(paths(parseValidatorDecision, { ...d, outcome: 'refused' })).toEqual(['reasons']);
     const why = [{ code: 'line-overload', message: 'line 3-4 would carry 120 % of its limit' }];

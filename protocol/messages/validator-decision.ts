@@ -8,6 +8,8 @@ import {
   intervalOrderRules,
   nonNegativeInt,
   parseWith,
+  participantId,
+  positiveInt,
   type RuleIssue,
   reason,
   utcMs,
@@ -23,6 +25,7 @@ export const DECISION_KINDS = [
   'contract-stop',
   'congestion',
   'dispute',
+  'complaint',
 ] as const;
 export const DECISION_OUTCOMES = [
   'approved',
@@ -31,6 +34,7 @@ export const DECISION_OUTCOMES = [
   'adjusted',
   'upheld',
   'rejected',
+  'queued',
 ] as const;
 
 /** Which outcomes each kind of decision may have. */
@@ -38,16 +42,25 @@ export const OUTCOMES_BY_KIND: Record<
   (typeof DECISION_KINDS)[number],
   readonly (typeof DECISION_OUTCOMES)[number][]
 > = {
-  registration: ['approved', 'refused'],
+  registration: ['approved', 'refused', 'queued'],
   deregistration: ['approved', 'refused'],
-  'contract-review': ['approved', 'refused'],
+  'contract-review': ['approved', 'refused', 'queued'],
   'contract-stop': ['stopped'],
   congestion: ['approved', 'adjusted', 'refused'],
   dispute: ['upheld', 'rejected'],
+  complaint: ['upheld', 'rejected'],
 };
 
-/** Outcomes that take something away and so must say why. */
-const NEEDS_REASON = new Set<string>(['refused', 'stopped', 'adjusted', 'rejected']);
+/** Outcomes that take something away (or hold something back) and so must say why. */
+const NEEDS_REASON = new Set<string>(['refused', 'stopped', 'adjusted', 'rejected', 'queued']);
+
+/** A dispute ruling's money move: from one party of the contract to the other, minor units. */
+export const refund = z.strictObject({
+  from: participantId,
+  to: participantId,
+  amountMinor: positiveInt,
+});
+export type Refund = z.infer<typeof refund>;
 
 export const adjustment = z.strictObject({
   contract: contractId,
@@ -74,6 +87,14 @@ const structure = z.strictObject({
   inputsHash: hash32,
   /** Required when the outcome is "adjusted". */
   adjustments: z.array(adjustment).min(1).max(100_000).optional(),
+  /** base64url SHA-256 of the validator policy the decision applied (docs/validator.md). */
+  policyHash: hash32.optional(),
+  /** The decision follows from the state folded over the first `stateSize` entries of the log. */
+  stateSize: nonNegativeInt.optional(),
+  /** A congestion decision's settlement interval. */
+  interval: interval.optional(),
+  /** An upheld dispute's money move between the contract's parties. */
+  refund: refund.optional(),
   at: utcMs,
 });
 
@@ -91,6 +112,13 @@ function rules(v: z.output<typeof structure>): RuleIssue[] {
     out.push({ path: ['adjustments'], message: 'is required when outcome is "adjusted"' });
   if (v.outcome !== 'adjusted' && v.adjustments !== undefined)
     out.push({ path: ['adjustments'], message: 'is only allowed when outcome is "adjusted"' });
+  if (v.refund !== undefined && !(v.kind === 'dispute' && v.outcome === 'upheld'))
+    out.push({ path: ['refund'], message: 'is only allowed on an upheld dispute ruling' });
+  if (v.refund !== undefined && v.refund.from === v.refund.to)
+    out.push({ path: ['refund', 'to'], message: 'must differ from refund.from' });
+  if (v.interval !== undefined && v.kind !== 'congestion')
+    out.push({ path: ['interval'], message: 'is only allowed on a congestion decision' });
+  if (v.interval !== undefined) out.push(...intervalOrderRules(v.interval, ['interval']));
   v.adjustments?.forEach((a, i) => {
     out.push(...intervalOrderRules(a.interval, ['adjustments', i, 'interval']));
   });
