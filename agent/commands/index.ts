@@ -7,6 +7,7 @@ import * as read from './read.js';
 import * as run from './run.js';
 import * as scan from './scan.js';
 import * as status from './status.js';
+import * as update from './update.js';
 
 /**
  * The agent's commands, one file each, in the order `--help` lists them. Add a command by
@@ -21,4 +22,5 @@ export const commands: Array<(program: Command) => void> = [
   status.register,
   doctor.register,
   keys.register,
+  update.register,
 ];
