@@ -14,25 +14,33 @@ import {
   utf8,
 } from '../../protocol/index.js';
 import {
+  COMPLAINT_TYP,
   CONTRACT_TYP,
   type Contract,
   contractIdOf,
+  DEREGISTRATION_REQUEST_TYP,
+  DISPUTE_TYP,
   type EnergyContract,
   FULFILMENT_TYP,
   type FulfilmentEvent,
   GATEWAY_BINDING_TYP,
   METER_PROOF_TYP,
+  parseComplaint,
   parseContract,
+  parseDeregistrationRequest,
+  parseDispute,
   parseFulfilmentEvent,
   parseGatewayBinding,
   parseMeterProof,
   parseValidatorDecision,
   type Reason,
+  type Refund,
   VALIDATOR_DECISION_TYP,
   type ValidatorDecision,
 } from '../../protocol/messages/index.js';
 import {
   applyApplication,
+  applyDeregistrationRequest,
   applyGatewayBinding,
   applyRegistrationDecision,
   emptyRegistry,
@@ -53,7 +61,7 @@ import {
   transfer,
 } from './accounts.js';
 import { checkFulfilment, type FulfilmentRecord } from './fulfilment-check.js';
-import { COLLECTING, type ContractStatus, nextStatus, type TransitionCause } from './lifecycle.js';
+import { COLLECTING, type ContractStatus, nextStatus, OPEN, type TransitionCause } from './lifecycle.js';
 import {
   CONTRACT_ACTIVATION_TYP,
   CONTRACT_CANCELLATION_TYP,
@@ -113,7 +121,8 @@ export interface ContractRecord {
   status: ContractStatus;
   /** Leaf index of each party's signature. */
   signatures: { seller: number | null; buyer: number | null };
-  review: { index: number; outcome: 'approved' | 'refused'; reasons: Reason[] } | null;
+  /** The validator's review; `queued` while a person decides (the contract stays proposed). */
+  review: { index: number; outcome: 'approved' | 'refused' | 'queued'; reasons: Reason[] } | null;
   activation: { index: number; at: number } | null;
   /** Deposits currently held in escrow for this contract. */
   escrow: { seller: number; buyer: number };
@@ -123,8 +132,72 @@ export interface ContractRecord {
   fulfilments: FulfilmentRecord[];
   settlement: { index: number; payload: SettlementPayload; intervals: IntervalResult[] } | null;
   closed: { index: number; at: number } | null;
+  /**
+   * Why the contract ended early: a validator stop, or a party's deregistration. `endsAt` is the
+   * end of the part of the window that still settles (the window's start when none does).
+   */
+  stop: StopRecord | null;
+  /** Message hashes of the disputes opened on the contract, in log order. */
+  disputes: string[];
+  /** Refunds ruled so far, by direction, minor units (what disputes may still move is bounded). */
+  refunds: { sellerToBuyer: number; buyerToSeller: number };
+  /** Message hashes of the entries about this contract other than proofs (evidence a dispute may cite). */
+  entryHashes: string[];
   /** Every status the contract went through and the entry that caused it. */
   history: { index: number; status: ContractStatus }[];
+}
+
+export interface StopRecord {
+  index: number;
+  at: number;
+  endsAt: number;
+  by: 'validator' | 'deregistration';
+  /** The deregistered participant, for a stop by deregistration. */
+  participant: string | null;
+  reasons: Reason[];
+}
+
+export interface DisputeRecord {
+  /** The dispute entry's message hash (the ruling's subject). */
+  hash: string;
+  index: number;
+  contract: string;
+  party: string;
+  claim: string;
+  claimMinor: number;
+  evidence: string[];
+  at: number;
+  status: 'open' | 'upheld' | 'rejected';
+  ruling: {
+    index: number;
+    reasons: Reason[];
+    refund: Refund | null;
+    /** Of the refund: what moved, and what the payer's balance could not cover (a recorded debt). */
+    paidMinor: number;
+    unpaidMinor: number;
+  } | null;
+}
+
+export interface ComplaintRecord {
+  hash: string;
+  index: number;
+  complainant: string;
+  about: string;
+  contract: string | null;
+  text: string;
+  evidence: string[];
+  at: number;
+  status: 'open' | 'upheld' | 'rejected';
+  decision: { index: number; reasons: Reason[] } | null;
+}
+
+export interface CongestionRecord {
+  index: number;
+  subject: string;
+  interval: { start: number; end: number } | null;
+  outcome: ValidatorDecision['outcome'];
+  inputsHash: string;
+  adjustments: NonNullable<ValidatorDecision['adjustments']>;
 }
 
 export interface Notice {
@@ -147,6 +220,12 @@ export interface LedgerState {
   contracts: Record<string, ContractRecord>;
   /** "gw/meter" → ids of contracts collecting that delivery point's proofs (sorted). */
   pointIndex: Record<string, string[]>;
+  /** Disputes by the message hash of their entry. */
+  disputes: Record<string, DisputeRecord>;
+  /** Complaints by the message hash of their entry: the validator's queue while `open`. */
+  complaints: Record<string, ComplaintRecord>;
+  /** The validator's congestion decisions, in log order. */
+  congestion: CongestionRecord[];
   /** Refusals and notable events, in log order. */
   notices: Notice[];
 }
@@ -158,6 +237,9 @@ export function emptyState(): LedgerState {
     money: { ...emptyAccounts(), unpaidMinor: 0 },
     contracts: {},
     pointIndex: {},
+    disputes: {},
+    complaints: {},
+    congestion: [],
     notices: [],
   };
 }
@@ -281,6 +363,15 @@ function dispatch(state: LedgerState, e: LogEntry, config: FoldConfig): Dispatch
       return onSettlement(state, e, config);
     case CONTRACT_CLOSE_TYP:
       return onClose(state, e, config);
+    case DEREGISTRATION_REQUEST_TYP: {
+      const p = parseDeregistrationRequest(e.payload);
+      if (!p.ok) return schemaRefusal(e.typ, p.issues);
+      return done(fromVerdict(applyDeregistrationRequest(state.registry, e.index, e.kid, p.value)));
+    }
+    case DISPUTE_TYP:
+      return onDispute(state, e);
+    case COMPLAINT_TYP:
+      return onComplaint(state, e);
     default:
       return done({ status: 'ignored' });
   }
@@ -356,21 +447,34 @@ function onDecision(state: LedgerState, e: LogEntry, config: FoldConfig): Dispat
   const p = parseValidatorDecision(e.payload);
   if (!p.ok) return schemaRefusal(e.typ, p.issues);
   const d = p.value;
-  if (d.kind === 'registration' || d.kind === 'deregistration')
-    return done(fromVerdict(applyRegistrationDecision(state.registry, e.index, d)));
-  if (d.kind === 'contract-review') return onReview(state, e.index, d);
-  if (d.kind === 'contract-stop')
-    return done({ status: 'ignored' }, [
-      {
-        code: 'stop-not-handled',
-        message: 'contract stops are settled by the stop rule of the validator issue; not applied yet',
-        contract: d.subject,
-      },
-    ]);
-  return done({ status: 'ignored' });
+  switch (d.kind) {
+    case 'registration':
+      return done(fromVerdict(applyRegistrationDecision(state.registry, e.index, d)));
+    case 'deregistration':
+      return onDeregistration(state, e, d);
+    case 'contract-review':
+      return onReview(state, e, d);
+    case 'contract-stop':
+      return onStop(state, e, d);
+    case 'dispute':
+      return onRuling(state, e, d);
+    case 'complaint':
+      return onComplaintDecision(state, e, d);
+    case 'congestion':
+      state.congestion.push({
+        index: e.index,
+        subject: d.subject,
+        interval: d.interval ?? null,
+        outcome: d.outcome,
+        inputsHash: d.inputsHash,
+        adjustments: d.adjustments ?? [],
+      });
+      return done({ status: 'applied' });
+  }
 }
 
-function onReview(state: LedgerState, index: number, d: ValidatorDecision): Dispatched {
+function onReview(state: LedgerState, e: LogEntry, d: ValidatorDecision): Dispatched {
+  const index = e.index;
   const rec = findContract(state, d.subject);
   if (rec === undefined)
     return done(refuseOutcome('unknown-contract', `no contract ${d.subject} in the log`));
@@ -384,12 +488,305 @@ function onReview(state: LedgerState, index: number, d: ValidatorDecision): Disp
         rec.id,
       ),
     );
+  if (d.outcome === 'queued') {
+    if (rec.review?.outcome === 'queued')
+      return done(
+        refuseOutcome('already-queued', `queued for a person already (entry ${rec.review.index})`, rec.id),
+      );
+    rec.review = { index, outcome: 'queued', reasons: [...d.reasons] };
+    rec.entryHashes.push(e.messageHash);
+    return done({ status: 'applied', contract: rec.id });
+  }
   const approved = d.outcome === 'approved';
   const t = transition(rec, approved ? 'review-approved' : 'review-refused', index);
   if (!t.ok) return done(fromVerdict(t, rec.id));
   rec.review = { index, outcome: approved ? 'approved' : 'refused', reasons: [...d.reasons] };
+  rec.entryHashes.push(e.messageHash);
   if (!approved) unindexContract(state, rec);
   return done({ status: 'applied', contract: rec.id });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stop rule and deregistration (docs/validator.md, "Stop rule")
+
+/**
+ * The end of the part of the window that still settles when a contract stops at `at`: `at`
+ * aligned down to the settlement period (an interval in progress does not count), within the window.
+ */
+export function stopEndOf(c: Contract, at: number): number {
+  const period = c.settlementPeriodMs;
+  const aligned = at - (((at % period) + period) % period);
+  return Math.min(c.window.end, Math.max(c.window.start, aligned));
+}
+
+/**
+ * Ends a contract early. Nothing escrowed or nothing left to deliver: the contract is `stopped`
+ * and any escrow goes back in full. Otherwise it is `stopping`: it keeps collecting proofs, and the
+ * hub's settlement (at or after `endsAt`) pays for what was delivered in the intervals before
+ * `endsAt` at the contract price, with no penalty, and releases the rest of both deposits.
+ */
+function applyStop(
+  state: LedgerState,
+  rec: ContractRecord,
+  e: LogEntry,
+  at: number,
+  by: StopRecord['by'],
+  participant: string | null,
+  reasons: Reason[],
+): void {
+  const endsAt = rec.status === 'approved' ? rec.contract.window.start : stopEndOf(rec.contract, at);
+  const collect = rec.status !== 'approved' && endsAt > rec.contract.window.start;
+  transition(rec, collect ? 'stop-collect' : 'stop-release', e.index);
+  rec.stop = { index: e.index, at, endsAt, by, participant, reasons: [...reasons] };
+  rec.entryHashes.push(e.messageHash);
+  if (!collect) {
+    release(state.money, rec.contract.seller, rec.escrow.seller);
+    release(state.money, rec.contract.buyer, rec.escrow.buyer);
+    rec.escrow = { seller: 0, buyer: 0 };
+    unindexContract(state, rec);
+  }
+}
+
+const STOPPABLE: readonly ContractStatus[] = ['approved', 'active', 'delivering'];
+
+function onStop(state: LedgerState, e: LogEntry, d: ValidatorDecision): Dispatched {
+  const rec = findContract(state, d.subject);
+  if (rec === undefined)
+    return done(refuseOutcome('unknown-contract', `no contract ${d.subject} in the log`));
+  if (!STOPPABLE.includes(rec.status))
+    return done(
+      refuseOutcome(
+        'not-stoppable',
+        `the contract is ${rec.status}; only an approved, active or delivering contract is stopped`,
+        rec.id,
+      ),
+    );
+  applyStop(state, rec, e, d.at, 'validator', null, d.reasons);
+  return done({ status: 'applied', contract: rec.id });
+}
+
+/**
+ * A deregistration decision. When it is approved, the participant's open contracts end in contract
+ * id order: those not yet delivering are cancelled (escrow back in full); a delivering one stops at
+ * the decision's time by the stop rule.
+ */
+function onDeregistration(state: LedgerState, e: LogEntry, d: ValidatorDecision): Dispatched {
+  const v = applyRegistrationDecision(state.registry, e.index, d);
+  if (!v.ok || d.outcome !== 'approved') return done(fromVerdict(v));
+  const who = d.subject;
+  const notes: NoteInput[] = [];
+  const ids = Object.keys(state.contracts).sort();
+  for (const id of ids) {
+    const rec = state.contracts[id] as ContractRecord;
+    if (rec.contract.seller !== who && rec.contract.buyer !== who) continue;
+    if (!OPEN.includes(rec.status)) continue;
+    if (rec.status === 'delivering') {
+      applyStop(state, rec, e, d.at, 'deregistration', who, d.reasons);
+      notes.push({
+        code: 'contract-stopped',
+        message: `${who} left; the contract settles the intervals before ${rec.stop?.endsAt}`,
+        contract: id,
+      });
+      continue;
+    }
+    transition(rec, 'deregistration', e.index);
+    release(state.money, rec.contract.seller, rec.escrow.seller);
+    release(state.money, rec.contract.buyer, rec.escrow.buyer);
+    rec.escrow = { seller: 0, buyer: 0 };
+    rec.stop = {
+      index: e.index,
+      at: d.at,
+      endsAt: rec.contract.window.start,
+      by: 'deregistration',
+      participant: who,
+      reasons: [...d.reasons],
+    };
+    rec.entryHashes.push(e.messageHash);
+    unindexContract(state, rec);
+    notes.push({ code: 'contract-cancelled', message: `${who} left; deposits released`, contract: id });
+  }
+  return done({ status: 'applied' }, notes);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Disputes and complaints
+
+function onDispute(state: LedgerState, e: LogEntry): Dispatched {
+  const p = parseDispute(e.payload);
+  if (!p.ok) return schemaRefusal(e.typ, p.issues);
+  const x = p.value;
+  const rec = findContract(state, x.contract);
+  if (rec === undefined)
+    return done(refuseOutcome('unknown-contract', `no contract ${x.contract} in the log`));
+  const id = rec.id;
+  if (e.kid !== x.party)
+    return done(refuseOutcome('signer-not-party', `signed by ${e.kid} on behalf of ${x.party}`, id));
+  if (x.party !== rec.contract.seller && x.party !== rec.contract.buyer)
+    return done(refuseOutcome('not-a-party', `${x.party} is not a party to the contract`, id));
+  if (rec.status === 'closed')
+    return done(refuseOutcome('contract-closed', 'the contract is closed; its dispute window is over', id));
+  const s = rec.settlement;
+  if (s === null || (rec.status !== 'settled' && rec.status !== 'disputed'))
+    return done(
+      refuseOutcome('not-settled', `the contract is ${rec.status}; only a settlement is disputed`, id),
+    );
+  if (x.at < s.payload.at)
+    return done(
+      refuseOutcome('before-settlement', `the dispute is dated before the settlement (${s.payload.at})`, id),
+    );
+  const until = s.payload.at + rec.contract.disputeWindowMs;
+  if (x.at > until)
+    return done(refuseOutcome('dispute-window-closed', `the dispute window closed at ${until}`, id));
+  const open = rec.disputes.find(
+    (h) => state.disputes[h]?.party === x.party && state.disputes[h]?.status === 'open',
+  );
+  if (open !== undefined)
+    return done(
+      refuseOutcome('dispute-open', `${x.party} has a dispute open on this contract already (${open})`, id),
+    );
+  if (Object.hasOwn(state.disputes, e.messageHash))
+    return done(refuseOutcome('duplicate-dispute', 'this dispute is in the log already', id));
+  const known = new Set([...rec.entryHashes, ...rec.proofs.map((q) => q.hash)]);
+  const unknown = x.evidence.filter((h) => !known.has(h));
+  if (unknown.length > 0)
+    return done(
+      refuseOutcome(
+        'unknown-evidence',
+        `evidence ${unknown.join(', ')} is not an entry of this contract in the log`,
+        id,
+      ),
+    );
+  const t = transition(rec, 'dispute', e.index);
+  if (!t.ok) return done(fromVerdict(t, id));
+  state.disputes[e.messageHash] = {
+    hash: e.messageHash,
+    index: e.index,
+    contract: id,
+    party: x.party,
+    claim: x.claim,
+    claimMinor: x.claimMinor,
+    evidence: [...x.evidence],
+    at: x.at,
+    status: 'open',
+    ruling: null,
+  };
+  rec.disputes.push(e.messageHash);
+  rec.entryHashes.push(e.messageHash);
+  return done({ status: 'applied', contract: id });
+}
+
+/** What a refund from `from` may still move: what the settlement moved the other way, less earlier refunds. */
+export function refundBound(rec: ContractRecord, from: string): number {
+  const s = rec.settlement?.payload;
+  if (s === undefined) return 0;
+  return from === rec.contract.seller
+    ? Math.max(0, s.paymentMinor - rec.refunds.sellerToBuyer)
+    : Math.max(0, s.penaltyMinor - rec.refunds.buyerToSeller);
+}
+
+function onRuling(state: LedgerState, e: LogEntry, d: ValidatorDecision): Dispatched {
+  const dispute = Object.hasOwn(state.disputes, d.subject) ? state.disputes[d.subject] : undefined;
+  if (dispute === undefined)
+    return done(refuseOutcome('unknown-dispute', `no dispute ${d.subject} in the log`));
+  const rec = state.contracts[dispute.contract] as ContractRecord;
+  const id = rec.id;
+  if (dispute.status !== 'open')
+    return done(
+      refuseOutcome(
+        'dispute-decided',
+        `the dispute was ruled on already (entry ${dispute.ruling?.index})`,
+        id,
+      ),
+    );
+  const r = d.refund ?? null;
+  let paid = 0;
+  let unpaid = 0;
+  if (r !== null) {
+    const { seller, buyer } = rec.contract;
+    if (!((r.from === seller && r.to === buyer) || (r.from === buyer && r.to === seller)))
+      return done(
+        refuseOutcome(
+          'refund-parties',
+          'a refund moves money between the seller and the buyer of the contract',
+          id,
+        ),
+      );
+    const bound = refundBound(rec, r.from);
+    if (r.amountMinor > bound)
+      return done(
+        refuseOutcome(
+          'refund-above-bound',
+          `a refund from ${r.from === seller ? 'the seller' : 'the buyer'} is at most ${bound} (what the settlement moved the other way, less earlier refunds); got ${r.amountMinor}`,
+          id,
+        ),
+      );
+    paid = Math.min(r.amountMinor, accountOf(state.money, r.from).available);
+    unpaid = r.amountMinor - paid;
+    transfer(state.money, r.from, 'available', r.to, paid);
+    state.money.unpaidMinor = Math.min(Number.MAX_SAFE_INTEGER, state.money.unpaidMinor + unpaid);
+    if (r.from === seller) rec.refunds.sellerToBuyer += r.amountMinor;
+    else rec.refunds.buyerToSeller += r.amountMinor;
+  }
+  dispute.status = d.outcome === 'upheld' ? 'upheld' : 'rejected';
+  dispute.ruling = {
+    index: e.index,
+    reasons: [...d.reasons],
+    refund: r,
+    paidMinor: paid,
+    unpaidMinor: unpaid,
+  };
+  rec.entryHashes.push(e.messageHash);
+  if (!rec.disputes.some((h) => state.disputes[h]?.status === 'open')) transition(rec, 'ruling', e.index);
+  const notes: NoteInput[] = [];
+  if (unpaid > 0)
+    notes.push({
+      code: 'refund-short',
+      message: `the payer could not cover ${unpaid} of the refund; recorded as unpaid`,
+      contract: id,
+    });
+  return done({ status: 'applied', contract: id }, notes);
+}
+
+function onComplaint(state: LedgerState, e: LogEntry): Dispatched {
+  const p = parseComplaint(e.payload);
+  if (!p.ok) return schemaRefusal(e.typ, p.issues);
+  const x = p.value;
+  if (e.kid !== x.complainant)
+    return done(refuseOutcome('signer-not-complainant', `signed by ${e.kid} on behalf of ${x.complainant}`));
+  if (state.registry.participants[x.complainant] === undefined)
+    return done(refuseOutcome('unknown-participant', `${x.complainant} has no application in the log`));
+  if (state.registry.participants[x.about] === undefined)
+    return done(refuseOutcome('unknown-participant', `${x.about} has no application in the log`));
+  if (x.contract !== undefined && findContract(state, x.contract) === undefined)
+    return done(refuseOutcome('unknown-contract', `no contract ${x.contract} in the log`));
+  if (Object.hasOwn(state.complaints, e.messageHash))
+    return done(refuseOutcome('duplicate-complaint', 'this complaint is in the log already'));
+  state.complaints[e.messageHash] = {
+    hash: e.messageHash,
+    index: e.index,
+    complainant: x.complainant,
+    about: x.about,
+    contract: x.contract ?? null,
+    text: x.text,
+    evidence: [...x.evidence],
+    at: x.at,
+    status: 'open',
+    decision: null,
+  };
+  return done({ status: 'applied' });
+}
+
+function onComplaintDecision(state: LedgerState, e: LogEntry, d: ValidatorDecision): Dispatched {
+  const c = Object.hasOwn(state.complaints, d.subject) ? state.complaints[d.subject] : undefined;
+  if (c === undefined)
+    return done(refuseOutcome('unknown-complaint', `no complaint ${d.subject} in the log`));
+  if (c.status !== 'open')
+    return done(
+      refuseOutcome('complaint-decided', `the complaint was decided already (entry ${c.decision?.index})`),
+    );
+  c.status = d.outcome === 'upheld' ? 'upheld' : 'rejected';
+  c.decision = { index: e.index, reasons: [...d.reasons] };
+  return done({ status: 'applied' });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -429,6 +826,10 @@ function onContractSignature(state: LedgerState, e: LogEntry): Dispatched {
       fulfilments: [],
       settlement: null,
       closed: null,
+      stop: null,
+      disputes: [],
+      refunds: { sellerToBuyer: 0, buyerToSeller: 0 },
+      entryHashes: [e.messageHash],
       history: [{ index: e.index, status: 'signing' }],
     };
     rec.signatures[side] = e.index;
@@ -449,6 +850,7 @@ function onContractSignature(state: LedgerState, e: LogEntry): Dispatched {
   const t = transition(existing, 'signature', e.index);
   if (!t.ok) return done(fromVerdict(t, id));
   existing.signatures[side] = e.index;
+  existing.entryHashes.push(e.messageHash);
   return done({ status: 'applied', contract: id });
 }
 
@@ -517,6 +919,7 @@ function onActivation(state: LedgerState, e: LogEntry, config: FoldConfig): Disp
   escrow(state.money, c.buyer, c.deposits.buyer);
   rec.escrow = { seller: c.deposits.seller, buyer: c.deposits.buyer };
   rec.activation = { index: e.index, at: a.at };
+  rec.entryHashes.push(e.messageHash);
   return done({ status: 'applied', contract: id });
 }
 
@@ -556,6 +959,7 @@ function onCancellation(state: LedgerState, e: LogEntry): Dispatched {
     );
   const other = side === 'seller' ? 'buyer' : 'seller';
   rec.cancellations[side] = e.index;
+  rec.entryHashes.push(e.messageHash);
   if (rec.cancellations[other] === null)
     return done({ status: 'applied', contract: id }, [
       {
@@ -579,6 +983,10 @@ function onClose(state: LedgerState, e: LogEntry, config: FoldConfig): Dispatche
   const rec = findContract(state, p.value.contract);
   if (rec === undefined)
     return done(refuseOutcome('unknown-contract', `no contract ${p.value.contract} in the log`));
+  if (rec.status === 'disputed')
+    return done(
+      refuseOutcome('dispute-open', 'a dispute on the contract is open; it closes after the ruling', rec.id),
+    );
   if (rec.settlement === null || rec.status !== 'settled')
     return done(
       refuseOutcome('not-settled', `the contract is ${rec.status}; only a settled one closes`, rec.id),
@@ -591,6 +999,7 @@ function onClose(state: LedgerState, e: LogEntry, config: FoldConfig): Dispatche
   const t = transition(rec, 'close', e.index);
   if (!t.ok) return done(fromVerdict(t, rec.id));
   rec.closed = { index: e.index, at: p.value.at };
+  rec.entryHashes.push(e.messageHash);
   return done({ status: 'applied', contract: rec.id });
 }
 
@@ -631,7 +1040,7 @@ function onFulfilment(state: LedgerState, e: LogEntry): Dispatched {
   if (rec === undefined)
     return done(refuseOutcome('unknown-contract', `no contract ${f.contract} in the log`));
   const id = rec.id;
-  if (!['active', 'delivering', 'settled', 'closed'].includes(rec.status))
+  if (!['active', 'delivering', 'stopping', 'settled', 'disputed', 'closed'].includes(rec.status))
     return done(refuseOutcome('not-active', `the contract is ${rec.status}; it never delivered`, id));
   if (rec.contract.product !== 'energy')
     return done(
@@ -655,9 +1064,10 @@ function onFulfilment(state: LedgerState, e: LogEntry): Dispatched {
     rec.proofs,
     f,
     e.index,
-    rec.status === 'settled' || rec.status === 'closed',
+    rec.status === 'settled' || rec.status === 'disputed' || rec.status === 'closed',
   );
   rec.fulfilments.push(record);
+  rec.entryHashes.push(e.messageHash);
   const notes: NoteInput[] = [];
   if (record.verdict === 'contradicted')
     notes.push({
@@ -680,19 +1090,29 @@ export type SettlementPlan =
  * when a window has closed (plus its grace for late proofs), signs the payload as a settlement
  * entry and appends it; folding that entry recomputes the same and moves the money.
  */
+/**
+ * The terms a contract settles by: its own, or for a stopped one (status `stopping`) the stop rule:
+ * the window cut at `stop.endsAt` and no penalty.
+ */
+export function settledTermsOf(rec: ContractRecord): Contract {
+  const c = rec.contract;
+  if (rec.stop === null || c.product !== 'energy') return c;
+  return { ...c, window: { start: c.window.start, end: rec.stop.endsAt }, penaltyMinorPerKWh: 0 };
+}
+
 export function planSettlement(state: LedgerState, contractId: string, at: number): SettlementPlan {
   const rec = findContract(state, contractId);
   if (rec === undefined)
     return { ok: false, code: 'unknown-contract', message: `no contract ${contractId} in the log` };
   if (rec.settlement !== null)
     return { ok: false, code: 'already-settled', message: `settled by entry ${rec.settlement.index}` };
-  if (rec.status !== 'active' && rec.status !== 'delivering')
+  if (rec.status !== 'active' && rec.status !== 'delivering' && rec.status !== 'stopping')
     return {
       ok: false,
       code: 'not-active',
       message: `the contract is ${rec.status}; only an active one settles`,
     };
-  const c = rec.contract;
+  const c = settledTermsOf(rec);
   if (c.product !== 'energy')
     return {
       ok: false,
@@ -744,6 +1164,7 @@ function onSettlement(state: LedgerState, e: LogEntry, config: FoldConfig): Disp
   state.money.unpaidMinor = Math.min(Number.MAX_SAFE_INTEGER, state.money.unpaidMinor + s.unpaidMinor);
   transition(rec, 'settlement', e.index);
   rec.settlement = { index: e.index, payload: expected, intervals: comp.intervals };
+  rec.entryHashes.push(e.messageHash);
   unindexContract(state, rec);
   const notes: NoteInput[] = [];
   if (s.unpaidMinor > 0)

@@ -27,6 +27,10 @@ export interface ParticipantRecord {
   appliedIndex: number;
   decidedIndex: number | null;
   reasons: Reason[];
+  /** The validator queued the application for a person (entry index and why), until decided. */
+  queued: { index: number; reasons: Reason[] } | null;
+  /** The participant's own request to leave, until the validator answers it. */
+  deregistrationRequest: { index: number; at: number; reason: string | null } | null;
 }
 
 export interface GatewayRecord {
@@ -96,27 +100,74 @@ export function applyApplication(
     appliedIndex: index,
     decidedIndex: null,
     reasons: [],
+    queued: null,
+    deregistrationRequest: null,
   };
   return OK;
 }
 
-/** A validator decision of kind registration or deregistration. */
+/** A participant's signed request to leave (kid = participant). */
+export function applyDeregistrationRequest(
+  reg: RegistryState,
+  index: number,
+  kid: string,
+  req: { participant: string; reason?: string | undefined; at: number },
+): Verdict {
+  if (kid !== req.participant)
+    return refuse('signer-not-participant', `signed by ${kid}, but the request is for ${req.participant}`);
+  const p = reg.participants[req.participant];
+  if (p === undefined || p.status !== 'approved')
+    return refuse(
+      'not-registered',
+      `${req.participant} is ${p?.status ?? 'unknown'}; only a registered participant leaves`,
+    );
+  if (p.deregistrationRequest !== null)
+    return refuse(
+      'already-requested',
+      `${req.participant} asked to leave already (entry ${p.deregistrationRequest.index})`,
+    );
+  p.deregistrationRequest = { index, at: req.at, reason: req.reason ?? null };
+  return OK;
+}
+
+/**
+ * A validator decision of kind registration or deregistration. A queued registration keeps the
+ * application pending (for a person to decide). A deregistration the participant did not ask
+ * for must say why.
+ */
 export function applyRegistrationDecision(reg: RegistryState, index: number, d: ValidatorDecision): Verdict {
   const p = reg.participants[d.subject];
   if (p === undefined) return refuse('unknown-participant', `no application from ${d.subject} in the log`);
   if (d.kind === 'registration') {
     if (p.status !== 'pending')
       return refuse('not-pending', `${d.subject} is ${p.status}; only a pending application is decided`);
+    if (d.outcome === 'queued') {
+      if (p.queued !== null)
+        return refuse(
+          'already-queued',
+          `${d.subject} is queued for a person already (entry ${p.queued.index})`,
+        );
+      p.queued = { index, reasons: [...d.reasons] };
+      return OK;
+    }
     p.status = d.outcome === 'approved' ? 'approved' : 'refused';
+    p.queued = null;
   } else {
     if (p.status !== 'approved')
       return refuse('not-registered', `${d.subject} is ${p.status}; only a registered participant leaves`);
+    if (d.outcome === 'approved' && p.deregistrationRequest === null && d.reasons.length === 0)
+      return refuse(
+        'reason-required',
+        `${d.subject} did not ask to leave; a deregistration by the validator names its reasons`,
+      );
     if (d.outcome !== 'approved') {
       p.decidedIndex = index;
       p.reasons = [...d.reasons];
+      p.deregistrationRequest = null;
       return OK; // a refused deregistration changes nothing but the record of it
     }
     p.status = 'deregistered';
+    p.deregistrationRequest = null;
   }
   p.decidedIndex = index;
   p.reasons = [...d.reasons];
