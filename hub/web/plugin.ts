@@ -5,10 +5,17 @@
 // the SameSite=Strict cookie (API tokens, sent as a bearer header, carry no ambient authority and
 // need no CSRF token).
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cookie from '@fastify/cookie';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  RawServerDefault,
+} from 'fastify';
 import { b64url } from '../../protocol/index.js';
 import {
   type EnergyContract,
@@ -117,8 +124,8 @@ function payloadOf(jws: string): Record<string, unknown> | undefined {
 }
 
 /** Registers the dashboard's routes on `app` (call before app.listen). */
-export async function registerDashboard(
-  app: FastifyInstance,
+export async function registerDashboard<L extends FastifyBaseLogger>(
+  app: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, L>,
   d: Dashboard,
   opts: RegisterDashboardOptions = {},
 ): Promise<void> {
