@@ -3,6 +3,7 @@
 //   npm run bench                     all of them, full sizes (≈15 min on 2 cores)
 //   npm run bench -- --quick          CI mode: tiny sizes, only checks they still run
 //   npm run bench -- ledger modbus    only these
+//   npm run bench -- ledger --entries 100000   options after the names go to each script
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -41,7 +42,21 @@ function runOne(name: string, args: readonly string[], timeoutMs: number): Promi
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const mode = benchMode(argv);
-  const names = argv.filter((a) => !a.startsWith('--'));
+  // `--name value` pairs (other than --quick) are options for the scripts; the rest are bench names.
+  const names: string[] = [];
+  const passOn: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--quick') continue;
+    if (a.startsWith('--')) {
+      passOn.push(a);
+      const v = argv[i + 1];
+      if (v !== undefined && !v.startsWith('--')) {
+        passOn.push(v);
+        i++;
+      }
+    } else names.push(a);
+  }
   const all = benchScripts();
   const unknown = names.filter((n) => !all.includes(n));
   if (unknown.length > 0) {
@@ -59,7 +74,11 @@ async function main(): Promise<void> {
   const started = process.hrtime.bigint();
   for (const name of chosen) {
     const t = process.hrtime.bigint();
-    const result = await runOne(name, mode.quick ? ['--quick'] : [], mode.quick ? 120_000 : 12 * 60_000);
+    const result = await runOne(
+      name,
+      [...(mode.quick ? ['--quick'] : []), ...passOn],
+      mode.quick ? 120_000 : 12 * 60_000,
+    );
     const s = (msSince(t) / 1000).toFixed(1);
     if (result !== 0) failed.push(`${name} (${typeof result === 'number' ? `exit ${result}` : result})`);
     process.stdout.write(`(${name}: ${s} s${result === 0 ? '' : `, FAILED: ${result}`})\n\n`);
