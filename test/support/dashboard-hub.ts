@@ -52,7 +52,14 @@ export interface DashboardHub {
   logFile: string;
   validator: { id: string; secretKey: Uint8Array; keyFile: string };
   observerClient: mqtt.MqttClient;
+  routes: RouteRecord[];
   stop(): Promise<void>;
+}
+
+export interface RouteRecord {
+  method: string;
+  url: string;
+  access: unknown;
 }
 
 /** Starts Mosquitto, the hub on it, and the dashboard (client bundle built fresh into a temp dir). */
@@ -121,6 +128,17 @@ export async function startDashboardHub(
     log,
   });
   const app = Fastify({ loggerInstance: log.child({ part: 'http' }), bodyLimit: 64 * 1024 });
+  // Fastify's route table, as registered (the authorisation test walks it).
+  const routes: RouteRecord[] = [];
+  app.addHook('onRoute', (r) => {
+    const methods = Array.isArray(r.method) ? r.method : [r.method];
+    for (const m of methods)
+      routes.push({
+        method: String(m),
+        url: r.url,
+        access: (r.config as { access?: unknown } | undefined)?.access,
+      });
+  });
   await registerDashboard(app, dashboard, { publicDir });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
 
@@ -148,6 +166,7 @@ export async function startDashboardHub(
     logFile,
     validator: { id: `val-`, secretKey: valSecret, keyFile },
     observerClient,
+    routes,
     async stop() {
       dashboard.stop();
       await observerClient.endAsync(true);
