@@ -23,8 +23,8 @@ printHeader(
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const agentCli = path.join(root, 'dist/agent/cli.js');
-const WARMUP_S = mode.quick ? 2 : 20;
-const MEASURE_S = mode.quick ? 3 : 120;
+const WARMUP_S = mode.quick ? 2 : 15;
+const MEASURE_S = mode.quick ? 3 : 90;
 
 /** The npm packages the agent's code imports (agent/, device-drivers/, protocol/). */
 const AGENT_LIBRARIES = [

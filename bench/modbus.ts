@@ -34,7 +34,7 @@ printHeader('Modbus read planning and poll cycle over TCP', mode, 'node --import
 
 /** Telegraf's default `optimization_max_register_fill` for `optimization = "max_insert"`. */
 const TELEGRAF_FILL = 50;
-const POLLS = mode.quick ? 3 : 100;
+const POLLS = mode.quick ? 3 : 50;
 
 /** One request for each point (what a naive poller does). */
 export function onePerPoint(points: readonly PointDef[]): ReadPlan {

@@ -2,7 +2,7 @@
 // cached KeyObjects (the physical limit the hub's ingest is held to), beside @noble/ed25519 and
 // beside the protocol's full checks with node:crypto injected (what the hub runs per message), so
 // the ratio shows what our own checks cost on top of the signature.
-//   npm run bench -- verify        (or: node dist/bench/verify.js [--quick])
+//   npm run bench -- verify        (or: node --import tsx bench/verify.ts [--quick])
 import { createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import { Ed25519Verifier } from '../hub/crypto/fast-verify.js';
 import { gatewayIdOf, signBytes, verifyBytes } from '../protocol/index.js';
@@ -11,7 +11,7 @@ import { BenchGateway, newKey } from './lib/fleet.js';
 import { benchMode, opsPerSecond, printHeader, printNote, printTable, type ResultRow } from './lib/report.js';
 
 const mode = benchMode();
-printHeader('Verify ceiling: Ed25519 and JWS checks on one core', mode, 'node dist/bench/verify.js');
+printHeader('Verify ceiling: Ed25519 and JWS checks on one core', mode, 'node --import tsx bench/verify.ts');
 
 const GATEWAYS = 64;
 const PER_GATEWAY = 16;
