@@ -1,0 +1,101 @@
+// From the folded state to a congestion decision for one settlement interval, and from a
+// congestion decision to the fields of the signed validator decision. Both the Validator and
+// `verify` use these, so the inputs a verifier rebuilds from the log are the ones the validator
+// hashed.
+import type { Reason, ValidatorDecision } from '../../protocol/messages/index.js';
+import type { ContractRecord, LedgerState } from '../contracts/fold.js';
+import type { CongestionContract, SettlementInterval } from './congestion/contracts.js';
+import type { CongestionOutputs, CongestionRequest } from './congestion/decision.js';
+import type { GridModel } from './congestion/grid-model.js';
+import type { ValidatorPolicy } from './policy.js';
+
+/** Contracts whose quantities flow in an interval: approved and not ended. */
+const FLOWING: readonly ContractRecord['status'][] = ['approved', 'active', 'delivering', 'stopping'];
+
+/** ceil(a × b / c) exactly. */
+function mulDivCeil(a: number, b: number, c: number): number {
+  return Number((BigInt(a) * BigInt(b) + BigInt(c) - 1n) / BigInt(c));
+}
+
+export interface CongestionRequestFromState {
+  request: CongestionRequest;
+  /** Contracts left out because a party's grid node is not a bus of the grid model. */
+  unplaced: string[];
+}
+
+/**
+ * The congestion request for `interval`: every approved, not ended electricity contract whose
+ * window overlaps it, at its energy in the interval (ceil of its quantity × overlap / its period, or
+ * / its window for a per-window quantity), from the seller's grid node to the buyer's. The class of
+ * a contract (for weights and firmness) is its energy type.
+ */
+export function congestionRequestFromState(
+  state: LedgerState,
+  interval: SettlementInterval,
+  gridModel: GridModel,
+  policy: NonNullable<ValidatorPolicy['congestion']>,
+): CongestionRequestFromState {
+  const buses = new Set(gridModel.buses.map((b) => b.id));
+  const contracts: CongestionContract[] = [];
+  const unplaced: string[] = [];
+  for (const id of Object.keys(state.contracts).sort()) {
+    const rec = state.contracts[id] as ContractRecord;
+    const c = rec.contract;
+    if (!FLOWING.includes(rec.status) || c.product !== 'energy' || c.energy !== 'electricity') continue;
+    const end = rec.status === 'stopping' && rec.stop !== null ? rec.stop.endsAt : c.window.end;
+    const overlap = Math.min(end, interval.end) - Math.max(c.window.start, interval.start);
+    if (overlap <= 0) continue;
+    const per = c.quantity.per === 'interval' ? c.settlementPeriodMs : c.window.end - c.window.start;
+    const quantityWh = mulDivCeil(c.quantity.wh, overlap, per);
+    if (quantityWh <= 0) continue;
+    const sellerBus = state.registry.participants[c.seller]?.gridNode;
+    const buyerBus = state.registry.participants[c.buyer]?.gridNode;
+    if (sellerBus === undefined || buyerBus === undefined || !buses.has(sellerBus) || !buses.has(buyerBus)) {
+      unplaced.push(id);
+      continue;
+    }
+    contracts.push({
+      id,
+      sellerBus,
+      buyerBus,
+      quantityWh,
+      priceMinorPerKWh: c.priceMinorPerKWh,
+      class: c.energy,
+    });
+  }
+  return { request: { gridModel, interval, contracts, policy }, unplaced };
+}
+
+const MAX_REASONS = 100;
+
+/** The reasons, outcome and adjustments a signed congestion decision carries for these outputs. */
+export function congestionDecisionFields(
+  outputs: CongestionOutputs,
+  interval: SettlementInterval,
+): Pick<ValidatorDecision, 'outcome' | 'reasons' | 'adjustments'> {
+  const reasons: Reason[] = outputs.overloads.map((o) => ({
+    code: 'line-overload',
+    message: `line ${o.line} would carry ${o.flowW} W, over its ${o.limitW} W limit`,
+  }));
+  for (const r of outputs.refused)
+    reasons.push({
+      code: 'congestion-refused',
+      message: `${r.contract} loads ${r.lines.map((l) => `${l.line} (${l.ptdfPerMille}‰)`).join(', ')}`,
+    });
+  if (reasons.length > MAX_REASONS) {
+    const more = reasons.length - (MAX_REASONS - 1);
+    reasons.splice(MAX_REASONS - 1);
+    reasons.push({ code: 'more-in-inputs', message: `${more} more; recompute the decision from its inputs` });
+  }
+  if (outputs.outcome === 'adjusted')
+    return {
+      outcome: 'adjusted',
+      reasons,
+      adjustments: outputs.adjustments.map((a) => ({
+        contract: a.contract,
+        interval: { start: interval.start, end: interval.end },
+        quantityWh: a.toWh,
+      })),
+    };
+  return { outcome: outputs.outcome, reasons };
+}
