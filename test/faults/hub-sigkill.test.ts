@@ -36,7 +36,7 @@ class ResendingGateway extends TestGateway {
   }
   truth(): GatewayTruth {
     const seen = new Map<number, string>();
-    this.signed.forEach((m, i) => seen.set(i, messageHashB64(m)));
+    for (const [i, m] of this.signed.entries()) seen.set(i, messageHashB64(m));
     return { gw: this.id, headSeq: this.seq - 1, headHash: this.prev, seen };
   }
 }
