@@ -49,6 +49,11 @@ export const hubConfigSchema = z.strictObject({
     .strictObject({
       gapWaitMs: z.int().min(0).default(30_000),
       maxPendingPerGateway: z.int().min(1).default(1000),
+      /**
+       * Worker threads that verify signatures and schemas; 0 = on the main thread. Measure before
+       * raising it: on a busy 2-core machine the hand-off cost more than it saved.
+       */
+      verifyWorkers: z.int().min(0).max(64).default(0),
     })
     .prefault({}),
   http: z

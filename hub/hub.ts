@@ -14,7 +14,7 @@ import { MqttCredentials } from './broker/credentials.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
 import { MosquittoFiles } from './broker/mosquitto-files.js';
 import { type HubConfig, readSecretFile } from './config.js';
-import { Ed25519Verifier } from './crypto/fast-verify.js';
+import { createMessageVerifier, type MessageVerifier } from './crypto/verify-pool.js';
 import { Enrolment } from './enrolment/enrol.js';
 import { FailureLimiter } from './enrolment/failure-limiter.js';
 import { EnrollTokens } from './enrolment/tokens.js';
@@ -49,6 +49,8 @@ export interface HubOptions {
   checkpointIntervalMs: number;
   gapWaitMs: number;
   maxPendingPerGateway: number;
+  /** Worker threads that verify messages (0: on the main thread). Default 0. */
+  verifyWorkers?: number;
   http: { host: string; port: number };
   operatorToken: string;
   broker: BrokerChoice;
@@ -87,6 +89,7 @@ export function hubOptionsFromConfig(c: HubConfig, log: Logger): HubOptions {
     checkpointIntervalMs: c.ledger.checkpointIntervalMs,
     gapWaitMs: c.ingest.gapWaitMs,
     maxPendingPerGateway: c.ingest.maxPendingPerGateway,
+    verifyWorkers: c.ingest.verifyWorkers,
     http: { host: c.http.host, port: c.http.port },
     operatorToken:
       c.http.operatorToken ?? readSecretFile(c.http.operatorTokenFile as string, 'http.operatorTokenFile'),
@@ -114,6 +117,7 @@ export class Hub {
     private readonly client: mqtt.MqttClient,
     readonly embedded: EmbeddedBroker | undefined,
     private readonly log: Logger,
+    private readonly verifier: MessageVerifier,
   ) {}
 
   static async start(o: HubOptions): Promise<Hub> {
@@ -212,10 +216,16 @@ export class Hub {
       },
       onError: (err) => log.error({ event: 'checkpoint-failed', err: err.message }),
     });
+    const verifier = createMessageVerifier(o.verifyWorkers ?? 0, (err) =>
+      log.error(
+        { event: 'verify-workers-failed', err: err.message },
+        'verifying on the main thread from now on',
+      ),
+    );
     const ingest = new Ingest({
       ledger,
       bindings,
-      verifier: new Ed25519Verifier(),
+      verifier,
       equivocations,
       receipts,
       stats,
@@ -281,6 +291,7 @@ export class Hub {
       client,
       embedded,
       log,
+      verifier,
     );
   }
 
@@ -296,6 +307,7 @@ export class Hub {
     this.checkpointer.stop();
     await this.api.close();
     await this.client.endAsync();
+    await this.verifier.close();
     await this.embedded?.close();
     this.db.close();
     this.log.info({ event: 'hub-stopped' });

@@ -6,7 +6,7 @@
 // fsync for many appends). Receipts wait for the checkpoint that covers their entry (see
 // ReceiptQueue), so each receipt carries a signed checkpoint and an inclusion proof.
 import type { Logger } from 'pino';
-import { b64url, bytesEqual, decodeJwsUnverified, fromUtf8, sha256 } from '../../protocol/index.js';
+import { b64url, bytesEqual, decodeJwsUnverified, fromUtf8 } from '../../protocol/index.js';
 import {
   DISPATCH_RESPONSE_TYP,
   FULFILMENT_TYP,
@@ -16,9 +16,10 @@ import {
   type GatewayStatus,
   METER_PROOF_TYP,
   signMessage,
-  verifyMessage,
 } from '../../protocol/messages/index.js';
-import type { Ed25519Verifier } from '../crypto/fast-verify.js';
+import { sha256Of } from '../crypto/hashes.js';
+import type { VerifyJob, VerifyOutcome } from '../crypto/verify-jobs.js';
+import type { MessageVerifier } from '../crypto/verify-pool.js';
 import type { HubKey } from '../keys.js';
 import type { Bindings } from '../ledger/bindings.js';
 import type { Entry, Ledger } from '../ledger/ledger.js';
@@ -45,7 +46,8 @@ export const INGEST_SUBSCRIPTIONS = [
 export interface IngestOptions {
   ledger: Ledger;
   bindings: Bindings;
-  verifier: Ed25519Verifier;
+  /** Checks messages (in worker threads or on this one). */
+  verifier: MessageVerifier;
   equivocations: EquivocationStore;
   receipts: ReceiptQueue;
   stats: IngestStats;
@@ -72,11 +74,14 @@ interface ChainedMessage {
   receivedMs: number;
 }
 
-interface Queued {
-  topic: string;
-  payload: Buffer;
-  receivedMs: number;
-}
+/** A message as it arrived, already pre-checked (topic, binding, UTF-8). */
+type Queued =
+  | { kind: 'refused'; topic: string; reason: string; detail: string; gw?: string; hash?: Uint8Array }
+  | { kind: 'verify'; topic: string; gw: string; hash: Uint8Array; receivedMs: number; job: VerifyJob }
+  | { kind: 'gap-timeout'; gw: string };
+
+/** Most messages verified and appended in one round (one transaction). */
+const MAX_BATCH = 500;
 
 export interface FleetState {
   gw: string;
@@ -87,11 +92,14 @@ export interface FleetState {
 }
 
 export class Ingest {
-  private readonly queue: Array<Queued | { gapTimeout: string }> = [];
+  private readonly queue: Queued[] = [];
   private scheduled = false;
+  private flushing = false;
   private readonly pending = new Map<string, Map<number, ChainedMessage>>();
   private readonly gapTimers = new Map<string, NodeJS.Timeout>();
   readonly fleet = new Map<string, FleetState>();
+  /** Each gateway's highest seq in the log and its message hash; null = none yet. */
+  private readonly heads = new Map<string, { seq: number; hash: Uint8Array } | null>();
   private readonly now: () => number;
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
@@ -103,19 +111,62 @@ export class Ingest {
   /** Accepts one MQTT message. Never throws. */
   handle(topic: string, payload: Buffer): void {
     if (this.stopped) return;
-    this.queue.push({ topic, payload, receivedMs: this.now() });
+    try {
+      this.queue.push(this.precheck(topic, payload));
+    } catch (err) {
+      this.queue.push({ kind: 'refused', topic, reason: 'internal-error', detail: (err as Error).message });
+    }
     this.schedule();
   }
 
+  /** The cheap checks, on arrival: which gateway, is it enrolled, is it text. */
+  private precheck(topic: string, payload: Buffer): Queued {
+    if (!topic.startsWith(TOPIC_PREFIX))
+      return { kind: 'refused', topic, reason: 'topic-unknown', detail: `not a gateway topic: ${topic}` };
+    const rest = topic.slice(TOPIC_PREFIX.length).split('/');
+    const [gw, leaf] = rest;
+    const typs = leaf ? TYPS_BY_TOPIC[leaf] : undefined;
+    if (rest.length !== 2 || !gw || !typs)
+      return { kind: 'refused', topic, reason: 'topic-unknown', detail: `not an ingest topic: ${topic}` };
+    const binding = this.o.bindings.get(gw);
+    if (!binding) {
+      return {
+        kind: 'refused',
+        topic,
+        reason: 'gateway-unknown',
+        detail: `no gateway ${gw.slice(0, 40)} is enrolled`,
+        gw: gw.slice(0, 40),
+      };
+    }
+    const hash = sha256Of(payload);
+    let text: string;
+    try {
+      text = fromUtf8(payload);
+    } catch {
+      return { kind: 'refused', topic, reason: 'malformed', detail: 'payload is not UTF-8', gw, hash };
+    }
+    return {
+      kind: 'verify',
+      topic,
+      gw,
+      hash,
+      receivedMs: this.now(),
+      job: { text, typs, kid: gw, publicKey: binding.publicKey },
+    };
+  }
+
   private schedule(): void {
-    if (this.scheduled) return;
+    if (this.scheduled || this.flushing) return;
     this.scheduled = true;
-    setImmediate(() => this.flush());
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
   }
 
   /** Resolves when every queued message has been processed. */
   idle(): Promise<void> {
-    if (!this.scheduled && this.queue.length === 0) return Promise.resolve();
+    if (!this.scheduled && !this.flushing && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -125,31 +176,92 @@ export class Ingest {
     this.gapTimers.clear();
   }
 
-  /** Processes everything queued so far in one transaction. */
-  flush(): void {
-    this.scheduled = false;
-    const batch = this.queue.splice(0);
-    if (batch.length > 0) {
-      try {
-        this.o.ledger.transaction(() => {
-          for (const item of batch) {
-            if ('gapTimeout' in item)
-              this.safely(() => this.closeGaps(item.gapTimeout), { gw: item.gapTimeout });
-            else this.safely(() => this.process(item), { topic: item.topic });
-          }
-        });
-      } catch (err) {
-        // The commit itself failed (disk full, I/O error): nothing of the batch is in the log, so
-        // no receipts go out and the gateways will send again.
-        this.o.bindings.clearCache();
-        this.o.receipts.discardUncommitted();
-        this.o.log.error({ event: 'ingest-commit-failed', err: (err as Error).message, batch: batch.length });
+  /**
+   * Rounds until the queue is empty: verify a batch (in worker threads when the verifier has
+   * them; messages arriving meanwhile wait for the next round), then apply the chain rules and
+   * append, in arrival order, in one transaction.
+   */
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      let next = this.startRound();
+      while (next) {
+        const { batch, outcomes } = await next;
+        // Verify the next batch while this one is applied (the pool works in other threads).
+        next = this.startRound();
+        this.apply(batch, outcomes);
+        next ??= this.startRound();
       }
-      this.o.receipts.commit();
-      this.o.afterCommit?.();
+    } finally {
+      this.flushing = false;
+      if (this.queue.length > 0) this.schedule();
+      else for (const w of this.idleWaiters.splice(0)) w();
     }
-    if (this.queue.length > 0) this.schedule();
-    else for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Takes the next batch off the queue and starts verifying it. */
+  private startRound(): Promise<{ batch: Queued[]; outcomes: VerifyOutcome[] }> | undefined {
+    if (this.queue.length === 0) return undefined;
+    const batch = this.queue.splice(0, MAX_BATCH);
+    const jobs: VerifyJob[] = [];
+    for (const item of batch) if (item.kind === 'verify') jobs.push(item.job);
+    return this.o.verifier.verifyBatch(jobs).then(
+      (outcomes) => ({ batch, outcomes }),
+      (err: Error) => {
+        this.o.log.error({ event: 'verify-failed', err: err.message, batch: jobs.length });
+        const outcomes: VerifyOutcome[] = jobs.map(() => ({
+          ok: false,
+          reason: 'internal-error',
+          detail: 'verification failed',
+        }));
+        return { batch, outcomes };
+      },
+    );
+  }
+
+  private apply(batch: Queued[], outcomes: VerifyOutcome[]): void {
+    let k = 0;
+    try {
+      this.o.ledger.transaction(() => {
+        for (const item of batch) {
+          if (item.kind === 'gap-timeout') this.safely(() => this.closeGaps(item.gw), { gw: item.gw });
+          else if (item.kind === 'refused') {
+            this.safely(
+              () =>
+                this.refuse(item.reason, item.detail, {
+                  topic: item.topic,
+                  ...(item.gw ? { gw: item.gw } : {}),
+                  ...(item.hash ? { hash: item.hash, known: true } : {}),
+                }),
+              { topic: item.topic },
+            );
+          } else {
+            const outcome = outcomes[k++] as VerifyOutcome;
+            this.safely(() => this.verified(item, outcome), { topic: item.topic });
+          }
+        }
+      });
+    } catch (err) {
+      // The commit itself failed (disk full, I/O error): nothing of the batch is in the log, so
+      // no receipts go out and the gateways will send again.
+      this.o.bindings.clearCache();
+      this.heads.clear();
+      this.o.receipts.discardUncommitted();
+      this.o.log.error({ event: 'ingest-commit-failed', err: (err as Error).message, batch: batch.length });
+    }
+    this.o.receipts.commit();
+    this.o.afterCommit?.();
+  }
+
+  private head(gw: string): { seq: number; hash: Uint8Array } | undefined {
+    let h = this.heads.get(gw);
+    if (h === undefined) {
+      const e = this.o.ledger.gatewayHead(gw);
+      h = e && e.seq !== null ? { seq: e.seq, hash: e.messageHash } : null;
+      this.heads.set(gw, h);
+    }
+    return h ?? undefined;
   }
 
   private safely(fn: () => void, context: Record<string, unknown>): void {
@@ -190,45 +302,23 @@ export class Ingest {
     }
   }
 
-  private process(item: Queued): undefined {
-    const { topic, payload, receivedMs } = item;
-    if (!topic.startsWith(TOPIC_PREFIX))
-      return this.refuse('topic-unknown', `not a gateway topic: ${topic}`, { topic });
-    const rest = topic.slice(TOPIC_PREFIX.length).split('/');
-    const [gw, kind] = rest;
-    const typs = kind ? TYPS_BY_TOPIC[kind] : undefined;
-    if (rest.length !== 2 || !gw || !typs)
-      return this.refuse('topic-unknown', `not an ingest topic: ${topic}`, { topic });
-    const hash = sha256(payload);
-    const binding = this.o.bindings.get(gw);
-    if (!binding) {
-      return this.refuse('gateway-unknown', `no gateway ${gw} is enrolled`, { topic, gw: gw.slice(0, 40) });
-    }
-    let text: string;
-    try {
-      text = fromUtf8(payload);
-    } catch {
-      return this.refuse('malformed', 'payload is not UTF-8', { topic, gw, hash, known: true });
-    }
-    const checked = verifyMessage(text, {
-      typ: typs,
-      kid: gw,
-      publicKeyFor: (kid) => (kid === gw ? binding.publicKey : undefined),
-      verifySignature: this.o.verifier.verifyBytes,
-    });
-    if (!checked.ok) {
-      const seq = seqOf(text);
-      return this.refuse(checked.reason, checked.detail, {
+  private verified(item: Extract<Queued, { kind: 'verify' }>, outcome: VerifyOutcome): undefined {
+    const { topic, gw, hash, receivedMs } = item;
+    if (!outcome.ok) {
+      return this.refuse(outcome.reason, outcome.detail, {
         topic,
         gw,
         hash,
         known: true,
-        ...(seq !== undefined ? { seq } : {}),
+        ...(outcome.seq !== undefined ? { seq: outcome.seq } : {}),
       });
     }
-    if (checked.typ === GATEWAY_STATUS_TYP) return this.status(checked.payload as GatewayStatus, receivedMs);
-    const p = checked.payload as { gw: string; seq: number; prev: string | null };
-    this.chained({ gw, seq: p.seq, prev: p.prev, typ: checked.typ, jws: text, hash, receivedMs }, topic);
+    if (outcome.typ === GATEWAY_STATUS_TYP) return this.status(outcome.payload as GatewayStatus, receivedMs);
+    const p = outcome.payload as { gw: string; seq: number; prev: string | null };
+    this.chained(
+      { gw, seq: p.seq, prev: p.prev, typ: outcome.typ, jws: item.job.text, hash, receivedMs },
+      topic,
+    );
   }
 
   private status(s: GatewayStatus, receivedMs: number): undefined {
@@ -241,7 +331,9 @@ export class Ingest {
 
   private chained(m: ChainedMessage, topic: string): undefined {
     const { ledger } = this.o;
-    const inLog = ledger.entryByGatewaySeq(m.gw, m.seq);
+    const head = this.head(m.gw);
+    // Only a seq at or below the head can already be in the log.
+    const inLog = head && m.seq <= head.seq ? ledger.entryByGatewaySeq(m.gw, m.seq) : undefined;
     if (inLog) {
       if (bytesEqual(inLog.messageHash, m.hash)) {
         this.o.stats.duplicates++;
@@ -255,10 +347,9 @@ export class Ingest {
       if (bytesEqual(waiting.hash, m.hash)) return; // already held; its receipt comes when it is appended
       return this.equivocation(m, waiting.hash, null, topic);
     }
-    const head = ledger.gatewayHead(m.gw);
-    const next = head ? (head.seq as number) + 1 : 0;
+    const next = head ? head.seq + 1 : 0;
     if (m.seq === next) {
-      if (head && m.prev !== b64url.encode(head.messageHash)) {
+      if (head && m.prev !== b64url.encode(head.hash)) {
         return this.refuse('prev-mismatch', `prev does not name the hash of seq ${head.seq}`, {
           topic,
           gw: m.gw,
@@ -302,6 +393,8 @@ export class Ingest {
       { jws: m.jws, typ: m.typ, kid: m.gw, gw: m.gw, seq: m.seq, receivedMs: m.receivedMs },
     ]);
     if (!entry) throw new Error('append returned no entry');
+    const head = this.head(m.gw);
+    if (!head || m.seq > head.seq) this.heads.set(m.gw, { seq: m.seq, hash: entry.messageHash });
     this.o.stats.accepted++;
     this.o.receipts.inLedger(entry, status);
     return entry;
@@ -312,13 +405,13 @@ export class Ingest {
     const held = this.pending.get(gw);
     if (!held) return;
     for (;;) {
-      const head = this.o.ledger.gatewayHead(gw);
-      const next = head ? (head.seq as number) + 1 : 0;
+      const head = this.head(gw);
+      const next = head ? head.seq + 1 : 0;
       const m = held.get(next);
       if (!m) break;
       held.delete(next);
       this.o.stats.pending--;
-      if (head && m.prev !== b64url.encode(head.messageHash)) {
+      if (head && m.prev !== b64url.encode(head.hash)) {
         this.refuse('prev-mismatch', `prev does not name the hash of seq ${head.seq}`, {
           topic: `${TOPIC_PREFIX}${gw}`,
           gw,
@@ -362,7 +455,7 @@ export class Ingest {
       const timer = setTimeout(() => {
         this.gapTimers.delete(m.gw);
         if (this.stopped) return;
-        this.queue.push({ gapTimeout: m.gw });
+        this.queue.push({ kind: 'gap-timeout', gw: m.gw });
         this.schedule();
       }, this.o.gapWaitMs);
       timer.unref();
@@ -382,8 +475,8 @@ export class Ingest {
     const held = this.pending.get(gw);
     if (!held || held.size === 0) return this.clearHold(gw);
     while (held.size > 0) {
-      const head = this.o.ledger.gatewayHead(gw);
-      const next = head ? (head.seq as number) + 1 : 0;
+      const head = this.head(gw);
+      const next = head ? head.seq + 1 : 0;
       const first = Math.min(...held.keys());
       if (first > next) {
         const note: GapNote = {
@@ -439,11 +532,6 @@ export class Ingest {
     }
     this.refuse('equivocation', detail, { topic, gw: m.gw, seq: m.seq, hash: m.hash, known: true });
   }
-}
-
-function seqOf(text: string): number | undefined {
-  const p = decodeJwsUnverified(text)?.payload as { seq?: unknown } | undefined;
-  return typeof p?.seq === 'number' && Number.isSafeInteger(p.seq) && p.seq >= 0 ? p.seq : undefined;
 }
 
 function prevOf(jws: string): string | null | undefined {

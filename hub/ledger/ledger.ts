@@ -7,17 +7,16 @@ import {
   b64url,
   consistencyProof,
   inclusionProof,
-  leafHash,
   MerkleAccumulator,
-  messageHash,
   type NoteVerifier,
   noteVerifierKey,
   openCheckpoint,
   parseNoteVerifierKey,
   rootFromStore,
+  type SubtreeSource,
   signCheckpoint,
-  utf8,
 } from '../../protocol/index.js';
+import { leafHashOf, messageHashOf } from '../crypto/hashes.js';
 import { prepareDatabase } from './schema.js';
 
 /** What the ledger indexes about a leaf, read from its (already verified) JWS. */
@@ -203,9 +202,8 @@ export class Ledger {
       const out: Entry[] = [];
       for (const input of inputs) {
         const index = this.accumulator.size;
-        const bytes = utf8(input.jws);
-        const lh = leafHash(bytes);
-        const mh = messageHash(input.jws);
+        const lh = leafHashOf(input.jws);
+        const mh = messageHashOf(input.jws);
         this.st.insertEntry.run(
           index,
           input.jws,
@@ -264,9 +262,30 @@ export class Ledger {
     return rootFromStore(size, this.hashAt);
   }
 
-  inclusionProof(index: number, size: number): Uint8Array[] {
+  inclusionProof(index: number, size: number, hashAt: SubtreeSource = this.hashAt): Uint8Array[] {
     this.checkSize('size', size);
-    return inclusionProof(index, size, this.hashAt);
+    return inclusionProof(index, size, hashAt);
+  }
+
+  /**
+   * A subtree lookup that remembers what it read, for many proofs against one tree size (the
+   * receipts of one checkpoint share most of their upper nodes).
+   */
+  cachedHashAt(): SubtreeSource {
+    const memo = new Map<number, Map<number, Uint8Array>>();
+    return (level, index) => {
+      let byIndex = memo.get(level);
+      if (!byIndex) {
+        byIndex = new Map();
+        memo.set(level, byIndex);
+      }
+      let h = byIndex.get(index);
+      if (!h) {
+        h = this.hashAt(level, index);
+        byIndex.set(index, h);
+      }
+      return h;
+    };
   }
 
   consistencyProof(first: number, second: number): Uint8Array[] {
