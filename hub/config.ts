@@ -41,8 +41,8 @@ export const hubConfigSchema = z.strictObject({
         .string()
         .regex(/^[^\s+]+$/, 'must be one word without spaces or "+", e.g. hub.example.org/wattproof')
         .optional(),
-      checkpointEvery: z.int().min(1).default(256),
-      checkpointIntervalMs: z.int().min(10).default(1000),
+      checkpointEvery: z.int().min(1).default(4096),
+      checkpointIntervalMs: z.int().min(10).default(500),
     })
     .prefault({}),
   ingest: z
