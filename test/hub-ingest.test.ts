@@ -12,6 +12,7 @@ import {
   signJws,
   utf8,
   verifyInclusion,
+  verifyJws,
 } from '../protocol/index.js';
 import {
   FULFILMENT_TYP,
@@ -60,6 +61,20 @@ describe('hub ingest over the embedded broker', () => {
       const r = (await g.receiptFor(jws, 'accepted')) as LedgerReceipt;
       checkReceiptProves(r, jws, g.credentials!.hub.logVerifierKey);
     }
+    // The hub's retained, signed status names its latest checkpoint.
+    const statuses: string[] = [];
+    g.client!.on('message', (topic, payload) => {
+      if (topic === 'wattproof/v1/hub/status') statuses.push(payload.toString());
+    });
+    await g.client!.subscribeAsync('wattproof/v1/hub/status', { qos: 1 });
+    const status = await waitFor('hub status', () => statuses[statuses.length - 1]);
+    const v = verifyJws(status, {
+      typ: 'wattproof.hub-status.v1',
+      kid: hub.key.hubId,
+      publicKeyFor: () => hub.key.publicKey,
+    });
+    expect(v.ok && (v.payload as { state: string; checkpoint?: string }).state).toBe('online');
+    expect(v.ok && (v.payload as { checkpoint?: string }).checkpoint).toMatch(/^wattproof\/hub-/);
     const chain = (await (await fetch(`${hub.httpUrl}/v1/gateways/${g.id}/chain`)).json()) as {
       entries: Array<{ seq: number; leaf: string }>;
     };
