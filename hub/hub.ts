@@ -304,6 +304,8 @@ export class Hub {
   async stop(): Promise<void> {
     this.ingest.stop();
     await this.ingest.idle();
+    // Cover what was appended last, so its receipts go out before the connection closes.
+    this.checkpointer.make();
     this.checkpointer.stop();
     await this.api.close();
     await this.client.endAsync();
