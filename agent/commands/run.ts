@@ -1,26 +1,6 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { type Command, Option } from 'commander';
-import { b64url, sha256 } from '../../protocol/index.js';
-import { Agent } from '../agent.js';
-import { type Clock, scaledClock, systemClock } from '../clock.js';
-import { clockSyncCheckFor } from '../clock-sync.js';
 import { DEFAULT_CONFIG_PATH } from '../config.js';
-import { credentialsPath, loadCredentials } from '../credentials.js';
-import { ExitCode } from '../exit-codes.js';
-import { loadIdentity } from '../identity.js';
-import { createLogger } from '../log.js';
-import { Buses, meterSourceFor } from '../meter-source.js';
-import { OUTBOX_FILE, Outbox } from '../outbox.js';
-import { Uplink } from '../uplink.js';
-import { packageVersion } from '../version.js';
-import { CommandFailure, loadConfigOrFail, runCommand } from './common.js';
-
-interface RunOptions {
-  config?: string;
-  timeScale?: string;
-  timeOrigin?: string;
-}
+import { runCommand } from './common.js';
 
 export function register(program: Command): void {
   program
@@ -30,65 +10,7 @@ export function register(program: Command): void {
     // Accelerated time, for tests and demos only: wall = origin + (now - origin) × scale.
     .addOption(new Option('--time-scale <factor>', 'accelerate time (tests and demos)').hideHelp())
     .addOption(new Option('--time-origin <ms>', 'origin of accelerated time, UTC ms').hideHelp())
-    .action((opts: RunOptions) => runCommand('run', () => runAgent(opts)));
-}
-
-async function runAgent(opts: RunOptions): Promise<ExitCode> {
-  const configFile = opts.config ?? DEFAULT_CONFIG_PATH;
-  const config = loadConfigOrFail(configFile);
-  const identity = loadIdentity(config.gateway.stateDir);
-  const log = createLogger(config.logging);
-  let clock: Clock = systemClock;
-  if (opts.timeScale !== undefined) {
-    const scale = Number(opts.timeScale);
-    const origin = opts.timeOrigin !== undefined ? Number(opts.timeOrigin) : Date.now();
-    if (!(scale > 0) || !Number.isFinite(origin)) {
-      throw new CommandFailure('--time-scale must be a number > 0 and --time-origin UTC ms', ExitCode.usage);
-    }
-    clock = scaledClock(scale, origin);
-    log.warn({ scale, origin }, 'accelerated time: for tests and demos only');
-  }
-  let credentials: ReturnType<typeof loadCredentials>;
-  try {
-    credentials = loadCredentials(credentialsPath(config));
-  } catch (err) {
-    throw new CommandFailure(`cannot read ${credentialsPath(config)}: ${String(err)}`, ExitCode.config);
-  }
-  const outbox = new Outbox(path.join(config.gateway.stateDir, OUTBOX_FILE), identity);
-  const buses = new Buses();
-  const sources = config.devices.map((d) => meterSourceFor(buses, d));
-  const configHash = b64url.encode(sha256(readFileSync(configFile)));
-  const agent = new Agent({
-    config,
-    identity,
-    clock,
-    clockSync: clockSyncCheckFor(config.clock.syncCheck, config.clock.syncFile),
-    sources,
-    outbox,
-    log,
-    version: packageVersion(),
-    configHash,
-    ...(credentials ? { credentials } : {}),
-    uplink: (statusJws) =>
-      new Uplink({
-        hub: config.hub,
-        credentials: credentials ?? {},
-        gatewayId: identity.gatewayId,
-        outbox,
-        log,
-        statusJws,
-        receiptTimeoutMs: config.hub.receiptTimeoutSeconds * 1000,
-        now: () => clock.now(),
-      }),
-  });
-  await agent.start();
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  log.info({ signal }, 'stopping');
-  await agent.stop();
-  outbox.close();
-  await buses.close();
-  return ExitCode.ok;
+    .action((opts: { config?: string; timeScale?: string; timeOrigin?: string }) =>
+      runCommand('run', async () => (await import('../service.js')).runAgent(opts)),
+    );
 }

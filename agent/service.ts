@@ -1,0 +1,84 @@
+// `wattproof-agent run`: wires the real clock, devices, outbox, uplink and logger into an Agent,
+// and runs it until SIGTERM or SIGINT. Loaded only by the run command (it pulls in everything).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { b64url, sha256 } from '../protocol/index.js';
+import { Agent } from './agent.js';
+import { type Clock, scaledClock, systemClock } from './clock.js';
+import { clockSyncCheckFor } from './clock-sync.js';
+import { CommandFailure, loadConfigOrFail } from './commands/common.js';
+import { DEFAULT_CONFIG_PATH } from './config.js';
+import { credentialsPath, loadCredentials } from './credentials.js';
+import { ExitCode } from './exit-codes.js';
+import { loadIdentity } from './identity.js';
+import { createLogger } from './log.js';
+import { Buses, meterSourceFor } from './meter-source.js';
+import { OUTBOX_FILE, Outbox } from './outbox.js';
+import { Uplink } from './uplink.js';
+import { packageVersion } from './version.js';
+
+export interface RunOptions {
+  config?: string;
+  timeScale?: string;
+  timeOrigin?: string;
+}
+
+export async function runAgent(opts: RunOptions): Promise<ExitCode> {
+  const configFile = opts.config ?? DEFAULT_CONFIG_PATH;
+  const config = loadConfigOrFail(configFile);
+  const identity = loadIdentity(config.gateway.stateDir);
+  const log = createLogger(config.logging);
+  let clock: Clock = systemClock;
+  if (opts.timeScale !== undefined) {
+    const scale = Number(opts.timeScale);
+    const origin = opts.timeOrigin !== undefined ? Number(opts.timeOrigin) : Date.now();
+    if (!(scale > 0) || !Number.isFinite(origin)) {
+      throw new CommandFailure('--time-scale must be a number > 0 and --time-origin UTC ms', ExitCode.usage);
+    }
+    clock = scaledClock(scale, origin);
+    log.warn({ scale, origin }, 'accelerated time: for tests and demos only');
+  }
+  let credentials: ReturnType<typeof loadCredentials>;
+  try {
+    credentials = loadCredentials(credentialsPath(config));
+  } catch (err) {
+    throw new CommandFailure(`cannot read ${credentialsPath(config)}: ${String(err)}`, ExitCode.config);
+  }
+  const outbox = new Outbox(path.join(config.gateway.stateDir, OUTBOX_FILE), identity);
+  const buses = new Buses();
+  const sources = config.devices.map((d) => meterSourceFor(buses, d));
+  const configHash = b64url.encode(sha256(readFileSync(configFile)));
+  const agent = new Agent({
+    config,
+    identity,
+    clock,
+    clockSync: clockSyncCheckFor(config.clock.syncCheck, config.clock.syncFile),
+    sources,
+    outbox,
+    log,
+    version: packageVersion(),
+    configHash,
+    ...(credentials ? { credentials } : {}),
+    uplink: (statusJws) =>
+      new Uplink({
+        hub: config.hub,
+        credentials: credentials ?? {},
+        gatewayId: identity.gatewayId,
+        outbox,
+        log,
+        statusJws,
+        receiptTimeoutMs: config.hub.receiptTimeoutSeconds * 1000,
+        now: () => clock.now(),
+      }),
+  });
+  await agent.start();
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  log.info({ signal }, 'stopping');
+  await agent.stop();
+  outbox.close();
+  await buses.close();
+  return ExitCode.ok;
+}
