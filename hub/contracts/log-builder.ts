@@ -5,8 +5,13 @@
 // (it trusts ingest for signatures) and fast enough for property tests.
 import { b64url, canonicalJson, sha256, signJws } from '../../protocol/index.js';
 import {
+  COMPLAINT_TYP,
   CONTRACT_TYP,
+  type Complaint,
   type Contract,
+  DEREGISTRATION_REQUEST_TYP,
+  DISPUTE_TYP,
+  type Dispute,
   FULFILMENT_TYP,
   type FulfilmentEvent,
   fulfilmentOutcome,
@@ -63,6 +68,15 @@ export class LogBuilder {
     }
     this.entries.push(entry);
     return entry;
+  }
+
+  /** Appends an entry signed elsewhere (e.g. by the Validator service), as ingest would. */
+  appendSigned(compact: string): LogEntry {
+    const e = logEntryFromJws(this.entries.length, compact);
+    if (e === undefined) throw new Error('the compact JWS does not decode');
+    this.compacts.push(compact);
+    this.entries.push(e);
+    return e;
   }
 
   /** The next chain link of a gateway (seq, prev) as its agent would assign it. */
@@ -127,6 +141,22 @@ export class LogBuilder {
 
   close(hub: string, contract: string, at: number): LogEntry {
     return this.add(CONTRACT_CLOSE_TYP, hub, { contract, at });
+  }
+
+  deregistrationRequest(participant: string, at: number, reason?: string): LogEntry {
+    return this.add(DEREGISTRATION_REQUEST_TYP, participant, {
+      participant,
+      ...(reason === undefined ? {} : { reason }),
+      at,
+    });
+  }
+
+  dispute(d: Dispute): LogEntry {
+    return this.add(DISPUTE_TYP, d.party, d);
+  }
+
+  complaint(c: Complaint): LogEntry {
+    return this.add(COMPLAINT_TYP, c.complainant, c);
   }
 
   /**

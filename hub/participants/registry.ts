@@ -2,7 +2,7 @@
 // participant's key), the validator's registration decisions and the hub's gateway bindings.
 // Every function checks first and changes the state only when it returns ok, so a refused entry
 // leaves the registry exactly as it was.
-import type { GatewayBinding, Reason, ValidatorDecision } from '../../protocol/messages/index.js';
+import type { EnergyType, GatewayBinding, Reason, ValidatorDecision } from '../../protocol/messages/index.js';
 import type { ParticipantApplication, ParticipantRole } from '../contracts/messages.js';
 
 /** The result of applying one entry: applied, or refused with a stable code and a sentence. */
@@ -17,7 +17,7 @@ export interface ParticipantRecord {
   id: string;
   publicKey: string;
   role: ParticipantRole;
-  energies: string[];
+  energies: EnergyType[];
   region: string;
   gridNode: string;
   gateways: string[];

@@ -112,14 +112,29 @@ function pathText(path: readonly PropertyKey[]): string {
   return path.length === 0 ? '(top level)' : path.map(String).join('.');
 }
 
+/** Where keys come from a fixed list (roles, energy types), the list, for the error message. */
+function allowedKeysAt(path: readonly PropertyKey[]): string | undefined {
+  const p = path.map(String);
+  if (p.join('.') === 'registration.roles') return `a role: ${PARTICIPANT_ROLES.join(', ')}`;
+  if (
+    p.join('.') === 'contracts.prices' ||
+    (p[0] === 'registration' && p[3] === 'energies' && p.length === 4)
+  )
+    return `an energy type: ${ENERGY_TYPES.join(', ')}`;
+  return undefined;
+}
+
 function issueText(i: z.core.$ZodIssue): string {
-  if (i.code === 'unrecognized_keys')
+  if (i.code === 'unrecognized_keys') {
+    const allowed = allowedKeysAt(i.path);
     return i.keys
-      .map(
-        (k) =>
-          `${pathText([...i.path, k])}: unknown key; remove it or check its spelling (docs/validator.md lists the keys)`,
+      .map((k) =>
+        allowed !== undefined
+          ? `${pathText([...i.path, k])}: is not ${allowed}`
+          : `${pathText([...i.path, k])}: unknown key; remove it or check its spelling (docs/validator.md lists the keys)`,
       )
       .join('\n  - ');
+  }
   if (i.code === 'invalid_type' && i.input === undefined)
     return `${pathText(i.path)}: is required; add it (docs/validator.md, "The policy file")`;
   if (i.code === 'invalid_key') return `${pathText(i.path)}: ${i.issues[0]?.message ?? i.message}`;
