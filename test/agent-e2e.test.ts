@@ -4,6 +4,8 @@
 // checks share one timeline, so counters and interval boundaries agree.
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyJws } from '../protocol/index.js';
+import { GATEWAY_STATUS_TYP } from '../protocol/messages/index.js';
 import { waitFor } from './support/agent-cli.js';
 import { setUpGateway } from './support/agent-harness.js';
 import { type SimHome, startSimHome } from './support/agent-sim-home.js';
@@ -185,4 +187,43 @@ describe('agent end to end (real Mosquitto, simulated devices over Modbus TCP)',
       await home.close();
     }
   }, 180_000);
+
+  it('announces itself online (retained) and the broker marks it offline through the last will when it dies', async () => {
+    const gw = setUpGateway({
+      brokerUrl: broker.url,
+      simPort: sim.port,
+      scale: SCALE,
+      origin,
+      devices: ['grid'],
+    });
+    writeFileSync(gw.syncFile, '');
+    const hub = await TestHub.start(broker.url, gw.identity.gatewayId, gw.identity.publicKey);
+    const agent = gw.start();
+    const states = () =>
+      hub.statusMessages.map((jws) => {
+        const v = verifyJws(jws, {
+          typ: GATEWAY_STATUS_TYP,
+          kid: gw.identity.gatewayId,
+          publicKeyFor: () => gw.identity.publicKey,
+        });
+        if (!v.ok) throw new Error(`status message does not verify: ${v.reason}`);
+        return (v.payload as { state: string }).state;
+      });
+    try {
+      await waitFor(() => states().includes('online'), 'the online status', 30_000);
+      agent.child.kill('SIGKILL');
+      await agent.exited;
+      await waitFor(() => states().at(-1) === 'offline', 'the last will', 30_000);
+    } finally {
+      agent.child.kill('SIGKILL');
+      await hub.close();
+    }
+    // A newcomer gets the retained state.
+    const late = await TestHub.start(broker.url, gw.identity.gatewayId, gw.identity.publicKey);
+    try {
+      await waitFor(() => late.statusMessages.length > 0, 'the retained status', 10_000);
+    } finally {
+      await late.close();
+    }
+  }, 60_000);
 });
