@@ -1,4 +1,5 @@
 // What the fault scenarios share: a real hub (in this process, ledger on a temp dir) on a real
+import { type ChildProcess, spawn } from 'node:child_process';
 // Mosquitto, and real agent processes enrolled with it. Built on the project's test helpers.
 import path from 'node:path';
 import type { Hub } from '../../hub/hub.js';
@@ -70,4 +71,21 @@ export function signedSeqs(output: string, into = new Set<number>()): Set<number
     }
   }
   return into;
+}
+
+/** Spawns a process with its output collected (the no-namespace twin of NetNs.spawn). */
+export function spawnPlain(
+  cmd: string,
+  args: string[],
+): { child: ChildProcess; output: () => string; exited: Promise<unknown> } {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    out += c.toString('utf8');
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    out += c.toString('utf8');
+  });
+  const exited = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  return { child, output: () => out, exited };
 }
