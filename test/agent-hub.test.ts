@@ -69,10 +69,12 @@ describe('agent with the real hub', () => {
             return false;
           }
         },
-        `the hub to listen (${hubOut})`,
-        30_000,
-        100,
-      );
+        'the hub to listen',
+        60_000,
+        200,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; hub exit code ${hub?.exitCode}, output:\n${hubOut}`);
+      });
 
       const token = await runHub(['token', 'create', '--site', 'home-1', '--config', hubConfig, '--json']);
       expect(token.code, token.stderr).toBe(0);
