@@ -1,0 +1,126 @@
+// The engine's market on a real SQLite ledger: signed orders through the engine, the auction at
+// gate closure (auction-result and market-match entries the market fold recomputes and accepts),
+// prices published as a hub-signed entry and on the retained prices topic, once; a fresh engine
+// on the same ledger folds to the same market and appends nothing.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Engine } from '../hub/engine/engine.js';
+import { loadOrCreateHubKey } from '../hub/keys.js';
+import { Ledger } from '../hub/ledger/ledger.js';
+import { energyOrder, participant, Q, T0 } from '../hub/markets/example-orders.js';
+import { AUCTION_RESULT_TYP, MARKET_MATCH_TYP } from '../hub/markets/messages.js';
+import { marketRules } from '../hub/markets/rules.js';
+import { b64url } from '../protocol/index.js';
+import {
+  ORDER_TYP,
+  PARTICIPANT_APPLICATION_TYP,
+  PRICE_TYP,
+  signMessage,
+} from '../protocol/messages/index.js';
+
+describe('engine market: auction at gate closure, prices', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'wattproof-engine-market-'));
+  const { key: hubKey } = loadOrCreateHubKey(path.join(dir, 'hub.key'));
+  const db = new Database(path.join(dir, 'ledger.db'));
+  const ledger = new Ledger(db, {
+    signer: { origin: 'test/market', secretKey: hubKey.secretKey, publicKey: hubKey.publicKey },
+  });
+  const rules = marketRules({ currency: 'EUR', mode: 'auction' });
+  let now = T0 - 3_600_000;
+  const published: { topic: string; payload: string; retain: boolean }[] = [];
+  const deps = () => ({
+    ledger,
+    hubKey,
+    config: { currency: 'EUR', settlementGraceMs: 60_000, tickMs: 0, market: rules },
+    clock: () => now,
+    publish: (topic: string, payload: string, o: { retain: boolean }) =>
+      published.push({ topic, payload, retain: o.retain }),
+    log: pino({ level: 'silent' }),
+  });
+  const engine = new Engine(deps());
+  engine.start();
+  afterAll(() => {
+    engine.stop();
+    db.close();
+  });
+
+  it('clears the book once at gate closure and publishes its price', () => {
+    for (const who of ['alice', 'bob']) {
+      const k = participant(who);
+      engine.submitSigned(
+        signMessage(
+          PARTICIPANT_APPLICATION_TYP,
+          k.id,
+          {
+            participant: k.id,
+            publicKey: b64url.encode(k.publicKey),
+            role: 'household',
+            energies: ['electricity'],
+            region: 'north',
+            gridNode: 'bus-1',
+            gateways: [],
+            capacityW: 10_000,
+            at: now,
+          },
+          k.secretKey,
+        ),
+      );
+    }
+    // Offer 1000 Wh at ≥ 20, bid 800 Wh at ≤ 30 → 800 Wh clear; the offer is the partly filled
+    // marginal order, so the range is its limit alone (docs/markets.md): price 20.
+    const offer = energyOrder({ who: 'alice', side: 'offer', quantityWh: 1000, limitMinorPerKWh: 20 });
+    const bid = energyOrder({ who: 'bob', side: 'bid', quantityWh: 800, limitMinorPerKWh: 30 });
+    for (const [o, who] of [
+      [offer, 'alice'],
+      [bid, 'bob'],
+    ] as const) {
+      const r = engine.submitSigned(
+        signMessage(ORDER_TYP, o.participant, o, participant(who).secretKey),
+        ORDER_TYP,
+      );
+      expect(r.status).toBe('appended');
+    }
+    // A forged order (bob's order signed by alice's key) is refused before the log.
+    const forged = energyOrder({ who: 'bob', side: 'bid', quantityWh: 5, limitMinorPerKWh: 30 });
+    expect(() =>
+      engine.submitSigned(signMessage(ORDER_TYP, forged.participant, forged, participant('alice').secretKey)),
+    ).toThrow(/signature/);
+    engine.tick();
+    expect(ledger.range(0, ledger.size).some((e) => e.typ === AUCTION_RESULT_TYP)).toBe(false);
+    now = T0 - rules.gateClosureLeadMs;
+    engine.tick();
+    engine.tick();
+    const typs = ledger.range(0, ledger.size).map((e) => e.typ);
+    expect(typs.filter((t) => t === AUCTION_RESULT_TYP)).toHaveLength(1);
+    expect(typs.filter((t) => t === MARKET_MATCH_TYP)).toHaveLength(1);
+    expect(engine.marketState.notices).toEqual([]);
+    const result = [...engine.marketState.auctions.values()][0];
+    expect(result).toMatchObject({ priceMinor: 20, range: { low: 20, high: 20 }, volume: 800, interval: { start: T0, end: T0 + Q } });
+    expect(engine.marketState.contracts.size).toBe(1);
+    // Prices: one hub-signed entry, and the same JWS retained on the prices topic.
+    const prices = ledger.range(0, ledger.size).filter((e) => e.typ === PRICE_TYP);
+    expect(prices).toHaveLength(1);
+    expect(engine.latestPrices()[0]?.intervals[0]).toMatchObject({
+      start: T0,
+      clearingMinorPerKWh: 20,
+      volumeWh: 800,
+    });
+    expect(published).toEqual([
+      { topic: 'wattproof/v1/prices/north/electricity', payload: prices[0]?.jws, retain: true },
+    ]);
+  });
+
+  it('a fresh engine on the same ledger folds the same market and appends nothing', () => {
+    const size = ledger.size;
+    const fresh = new Engine(deps());
+    fresh.start();
+    fresh.stop();
+    expect(ledger.size).toBe(size);
+    expect([...fresh.marketState.auctions.keys()]).toEqual([...engine.marketState.auctions.keys()]);
+    expect(fresh.latestPrices()).toEqual(engine.latestPrices());
+  });
+});
