@@ -522,8 +522,9 @@ export function stopEndOf(c: Contract, at: number): number {
 /**
  * Ends a contract early. Nothing escrowed or nothing left to deliver: the contract is `stopped`
  * and any escrow goes back in full. Otherwise it is `stopping`: it keeps collecting proofs, and the
- * hub's settlement (at or after `endsAt`) pays for what was delivered in the intervals before
- * `endsAt` at the contract price, with no penalty, and releases the rest of both deposits.
+ * hub's settlement (at or after `endsAt`) settles the intervals before `endsAt` by the usual rule
+ * (payment at the contract price, penalty for their shortfall), owes nothing for the remainder, and
+ * releases the rest of both deposits (settledTermsOf).
  */
 function applyStop(
   state: LedgerState,
@@ -1092,12 +1093,24 @@ export type SettlementPlan =
  */
 /**
  * The terms a contract settles by: its own, or for a stopped one (status `stopping`) the stop rule:
- * the window cut at `stop.endsAt` and no penalty.
+ * the window cut at `stop.endsAt`, a per-window quantity prorated to that part (rounded down). The
+ * intervals before the stop settle as usual, penalty included; nothing is owed for the remainder.
  */
 export function settledTermsOf(rec: ContractRecord): Contract {
   const c = rec.contract;
   if (rec.stop === null || c.product !== 'energy') return c;
-  return { ...c, window: { start: c.window.start, end: rec.stop.endsAt }, penaltyMinorPerKWh: 0 };
+  const window = { start: c.window.start, end: rec.stop.endsAt };
+  const quantity =
+    c.quantity.per === 'window'
+      ? {
+          wh: Number(
+            (BigInt(c.quantity.wh) * BigInt(window.end - window.start)) /
+              BigInt(c.window.end - c.window.start),
+          ),
+          per: 'window' as const,
+        }
+      : c.quantity;
+  return { ...c, window, quantity };
 }
 
 export function planSettlement(state: LedgerState, contractId: string, at: number): SettlementPlan {

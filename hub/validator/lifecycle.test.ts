@@ -45,7 +45,7 @@ describe('stop rule', () => {
   // After activation: seller 500 − 80 = 420 available + 80 escrow; buyer 1000 − 120 = 880 + 120.
   const reason = [{ code: 'regulator-order', message: 'the regulator ordered the trade stopped' }];
 
-  it('mid-window: settles the intervals before the stop at the contract price, no penalty, deposits back', () => {
+  it('mid-window: settles the intervals before the stop by the usual rule, nothing for the rest', () => {
     const { b, id, v } = activeWorld();
     deliver(b, [1000, 600], [1000, 1000]);
     // Stop inside the third interval (10:35): the part that settles ends at 10:30.
@@ -61,22 +61,23 @@ describe('stop rule', () => {
       code: 'window-open',
     });
     s = settle(b, id, EXAMPLE_T0 + 2 * Q + 600_000);
-    // contracted = 2 × 1000 = 2000 Wh; delivered = 1000 + min(600, 1000) = 1600; shortfall 400.
-    // payment = floor(1600 × 29 / 1000) = floor(46.4) = 46; penalty 0 (stop rule).
-    // seller: 420 + 46 + 80 released = 546; buyer: 880 + (120 − 46) = 954. 546 + 954 = 1500.
+    // contracted = 2 × 1000 = 2000 Wh (the two intervals before the stop; nothing after it);
+    // delivered = 1000 + min(600, 1000) = 1600; shortfall 400.
+    // payment = floor(1600 × 29 / 1000) = floor(46.4) = 46; penalty = floor(400 × 20 / 1000) = 8.
+    // seller: 420 + 46 + (80 − 8) released = 538; buyer: 880 + (120 − 46) + 8 = 962. Σ 1500.
     expect(s.contracts[id]?.settlement?.payload).toMatchObject({
       outcome: 'partial',
       contractedWh: 2000,
       deliveredWh: 1600,
       shortfallWh: 400,
       paymentMinor: 46,
-      penaltyMinor: 0,
-      released: { seller: 80, buyer: 74 },
+      penaltyMinor: 8,
+      released: { seller: 72, buyer: 74 },
       proofCount: 4,
     });
     expect(s.contracts[id]?.status).toBe('settled');
-    expect(bal(s, K.seller.id)).toEqual({ available: 546, escrow: 0 });
-    expect(bal(s, K.buyer.id)).toEqual({ available: 954, escrow: 0 });
+    expect(bal(s, K.seller.id)).toEqual({ available: 538, escrow: 0 });
+    expect(bal(s, K.buyer.id)).toEqual({ available: 962, escrow: 0 });
     expect(totalHeld(s.money)).toBe(1500);
     expect(refusals(s)).toEqual([]);
     replayAgrees(b);
@@ -168,15 +169,16 @@ describe('deregistration', () => {
       ]),
     );
     s = settle(b, c, EXAMPLE_T0 + 2 * Q + 600_000);
-    // C: 2 intervals, delivered 1000 + 900 = 1900 Wh, payment floor(1900 × 29 / 1000) = 55, no penalty.
-    // seller 420 + 55 + 80 = 555; buyer 880 + 120 − 55 = 945.
+    // C: 2 intervals, delivered 1000 + 900 = 1900 Wh of 2000: payment floor(1900 × 29 / 1000) = 55,
+    // penalty floor(100 × 20 / 1000) = 2. seller 420 + 55 + 78 = 553; buyer 880 + 65 + 2 = 947.
     expect(s.contracts[c]?.settlement?.payload).toMatchObject({
+      contractedWh: 2000,
       deliveredWh: 1900,
       paymentMinor: 55,
-      penaltyMinor: 0,
+      penaltyMinor: 2,
     });
-    expect(bal(s, K.seller.id)).toEqual({ available: 555, escrow: 0 });
-    expect(bal(s, K.buyer.id)).toEqual({ available: 945, escrow: 0 });
+    expect(bal(s, K.seller.id)).toEqual({ available: 553, escrow: 0 });
+    expect(bal(s, K.buyer.id)).toEqual({ available: 947, escrow: 0 });
     expect(totalHeld(s.money)).toBe(1500);
     replayAgrees(b);
   });
