@@ -123,6 +123,9 @@ export class Engine {
   private readonly marketConfig: MarketFoldConfig | undefined;
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
+  /** State sizes at the last review and activation passes that found nothing more to do. */
+  private reviewedAt = -1;
+  private activatedAt = -1;
   private tickAgain = false;
   private scheduled = false;
   private stopped = true;
@@ -337,14 +340,16 @@ export class Engine {
     const v = verifyMessage(compact, { typ, publicKeyFor });
     if (!v.ok) {
       this.counters.rejected++;
-      const unknown = v.reason === 'kid-unknown';
+      const unknown = v.reason === 'kid-unknown' && typ !== PARTICIPANT_APPLICATION_TYP;
       this.d.log.warn({ event: 'entry-rejected', typ, kid, reason: v.reason }, v.detail);
       throw new EngineError(
         unknown ? 403 : v.reason === 'schema' ? 422 : 400,
         v.reason,
         unknown
           ? `${kid} is not a participant with an application in the log (apply first: POST /v1/participants)`
-          : v.detail,
+          : typ === PARTICIPANT_APPLICATION_TYP && v.reason === 'kid-unknown'
+            ? 'an application is signed by the key it carries: kid must equal participant, and publicKey be that key (base64url)'
+            : v.detail,
       );
     }
     if (typ === ORDER_TYP && this.marketConfig) {
@@ -460,7 +465,8 @@ export class Engine {
   /** Asks the validator until it has nothing more to decide (it decides one seller at a time). */
   runReviews(): void {
     const reviewer = this.d.reviewer;
-    if (!reviewer) return;
+    // What waits for review appears only with new entries: nothing new, nothing to ask.
+    if (!reviewer || this.reviewedAt === this.state.size) return;
     for (let round = 0; round < 1000; round++) {
       let appended = 0;
       this.appendEntries(() => {
@@ -468,12 +474,18 @@ export class Engine {
         appended = decisions.length;
         return decisions.map((x) => ({ jws: x.compact, typ: VALIDATOR_DECISION_TYP, kid: reviewer.kid }));
       });
-      if (appended === 0) return;
+      if (appended === 0) {
+        this.reviewedAt = this.state.size;
+        return;
+      }
     }
   }
 
   /** Activates approved contracts whose parties can fund the deposits, before their window starts. */
   runActivations(): void {
+    // A contract becomes activatable only through an entry (an approval, a credit, a release);
+    // time only ever makes one not activatable. Nothing new since the last pass: nothing to do.
+    if (this.activatedAt === this.state.size) return;
     for (const rec of Object.values(this.state.contracts).sort(byFirstIndex)) {
       if (rec.status !== 'approved') continue;
       const [r] = this.appendEntries(() => {
@@ -490,6 +502,7 @@ export class Engine {
         this.d.log.info({ event: 'contract-activated', contract: rec.id, index: r.entry.index });
       }
     }
+    this.activatedAt = this.state.size;
   }
 
   /** Settles every active contract whose (settled) window ended at least the grace ago. */
