@@ -116,7 +116,9 @@ describe('fault: broker stopped, uplink cut', () => {
         await waitFor(() => gw.outboxSeqs().length === 0, 'an empty outbox', 10_000).catch(() => undefined);
         observe(gw, truth);
         truth.loggedSigned = signedSeqs(agent.output()).size;
-        await hub.settle();
+        phase('settling');
+      await hub.settle();
+      phase('checking');
         const report = checkLedger(`${dir}/ledger.db`, {
           gateways: [truth],
           contiguousIntervals: true,
