@@ -35,7 +35,7 @@ export interface AgentDeps {
   outbox: Outbox;
   log: Logger;
   /** Builds the uplink (tests may leave it out to run offline). */
-  uplink?: (statusJws: (state: 'online' | 'offline') => string) => Uplink;
+  uplink?: (statusJws: (state: 'online' | 'offline', at?: number) => string) => Uplink;
   version: string;
   /** base64url SHA-256 of the config file's bytes (for the birth status). */
   configHash: string;
@@ -190,7 +190,7 @@ export class Agent {
       'agent starting',
     );
     if (this.d.uplink) {
-      this.uplink = this.d.uplink((state) => this.statusJws(state));
+      this.uplink = this.d.uplink((state, at) => this.statusJws(state, at));
       this.uplink.start();
     }
     for (const m of this.meters) this.schedulePoll(m, true);
@@ -235,14 +235,14 @@ export class Agent {
     this.d.log.info({ eventLoopDelayMaxMs: Math.round(this.loopDelay.max / 1e6) }, 'agent stopped');
   }
 
-  private statusJws(state: 'online' | 'offline'): string {
+  private statusJws(state: 'online' | 'offline', at = this.d.clock.now()): string {
     const payload = {
       gw: this.d.identity.gatewayId,
       state,
       version: this.d.version,
       configHash: this.d.configHash,
       clockSynchronised: this.synced,
-      at: this.d.clock.now(),
+      at,
     };
     return signJws(GATEWAY_STATUS_TYP, this.d.identity.gatewayId, payload, this.d.identity.secretKey);
   }

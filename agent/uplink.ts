@@ -26,8 +26,8 @@ export interface UplinkOptions {
   gatewayId: string;
   outbox: Outbox;
   log: Logger;
-  /** Signed status payloads (JWS) for the birth message and the last will. */
-  statusJws: (state: 'online' | 'offline') => string;
+  /** Signed status payloads (JWS) for the birth message and the last will, at a given time. */
+  statusJws: (state: 'online' | 'offline', at?: number) => string;
   /** Resend what got no receipt after this long (the hub is idempotent). Default 30 s. */
   receiptTimeoutMs?: number;
   /** Wall clock for receipt timestamps. */
@@ -53,6 +53,8 @@ export class Uplink {
   private readonly receiptQueue: ReceiptRef[] = [];
   private cursor = -1;
   private attempts = 0;
+  /** When the current connection's will was signed; its birth carries the same time. */
+  private connectionAt: number | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private checkTimer: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -163,10 +165,16 @@ export class Uplink {
     return true;
   }
 
+  /**
+   * The last will of the next connection. It is signed before the connection, so it carries the
+   * same `at` as that connection's birth: a hub that keeps the newest status by `at` then takes
+   * this will over this birth, but never an older connection's will over a newer birth.
+   */
   private will(): IClientOptions['will'] {
+    this.connectionAt = this.o.now();
     return {
       topic: topics.gatewayStatus(this.o.gatewayId),
-      payload: Buffer.from(this.o.statusJws('offline')),
+      payload: Buffer.from(this.o.statusJws('offline', this.connectionAt)),
       qos: 1,
       retain: true,
     };
@@ -183,7 +191,7 @@ export class Uplink {
     client.subscribe(subscriptions.receipts(this.o.gatewayId), { qos: 1 }, (err) => {
       if (err) this.o.log.error({ err: err.message }, 'subscribing to receipts failed');
     });
-    client.publish(topics.gatewayStatus(this.o.gatewayId), this.o.statusJws('online'), {
+    client.publish(topics.gatewayStatus(this.o.gatewayId), this.o.statusJws('online', this.connectionAt), {
       qos: 1,
       retain: true,
     });

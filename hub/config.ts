@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { dashboardConfigSchema } from './web/config.js';
 
 const port = z.int().min(0).max(65535);
 const host = z.string().min(1);
@@ -98,6 +99,8 @@ export const hubConfigSchema = z.strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     })
     .prefault({}),
+  /** The web dashboard (docs/dashboard.md); served at /ui/ when present. */
+  dashboard: dashboardConfigSchema.optional(),
 });
 
 export type HubConfig = z.output<typeof hubConfigSchema>;
@@ -138,6 +141,8 @@ export function parseHubConfig(raw: unknown, baseDir: string): HubConfig {
   const abs = (p: string) => path.resolve(baseDir, p);
   c.dataDir = abs(c.dataDir);
   if (c.http.operatorTokenFile) c.http.operatorTokenFile = abs(c.http.operatorTokenFile);
+  if (c.dashboard?.metrics.bearerTokenFile)
+    c.dashboard.metrics.bearerTokenFile = abs(c.dashboard.metrics.bearerTokenFile);
   if (ext) {
     ext.mosquittoPasswordFile = abs(ext.mosquittoPasswordFile);
     ext.mosquittoAclFile = abs(ext.mosquittoAclFile);

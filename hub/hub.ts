@@ -7,6 +7,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import type { Logger } from 'pino';
+import { noteVerifierKey } from '../protocol/index.js';
 import { HUB_STATUS_TYP, signMessage } from '../protocol/messages/index.js';
 import { type Api, buildApi } from './api/server.js';
 import { HUB_USERNAME } from './broker/acl.js';
@@ -14,6 +15,7 @@ import { MqttCredentials } from './broker/credentials.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
 import { MosquittoFiles } from './broker/mosquitto-files.js';
 import { type HubConfig, readSecretFile } from './config.js';
+import { Ed25519Verifier } from './crypto/fast-verify.js';
 import { createMessageVerifier, type MessageVerifier } from './crypto/verify-pool.js';
 import { Enrolment } from './enrolment/enrol.js';
 import { FailureLimiter } from './enrolment/failure-limiter.js';
@@ -25,8 +27,11 @@ import { IngestStats } from './ingest/stats.js';
 import { type HubKey, loadOrCreateHubKey } from './keys.js';
 import { Bindings } from './ledger/bindings.js';
 import { Checkpointer } from './ledger/checkpointer.js';
-import { Ledger, type StoredCheckpoint } from './ledger/ledger.js';
+import { type Entry, Ledger, type StoredCheckpoint } from './ledger/ledger.js';
 import { packageVersion } from './version.js';
+import type { DashboardConfig } from './web/config.js';
+import { createDashboard, type Dashboard } from './web/dashboard.js';
+import { registerDashboard } from './web/plugin.js';
 
 export const LEDGER_FILE = 'ledger.db';
 export const KEY_FILE = 'hub.key';
@@ -59,6 +64,10 @@ export interface HubOptions {
   tokenTtlMs: number;
   maxEnrolFailures: number;
   enrolFailureWindowMs: number;
+  /** The operator's and validator's web dashboard; none when absent. */
+  dashboard?: DashboardConfig;
+  /** Bearer token /metrics asks for; open when absent. */
+  metricsToken?: string;
   log: Logger;
 }
 
@@ -98,6 +107,17 @@ export function hubOptionsFromConfig(c: HubConfig, log: Logger): HubOptions {
     tokenTtlMs: c.enrolment.tokenTtlSeconds * 1000,
     maxEnrolFailures: c.enrolment.maxFailures,
     enrolFailureWindowMs: c.enrolment.failureWindowSeconds * 1000,
+    ...(c.dashboard ? { dashboard: c.dashboard } : {}),
+    ...(c.dashboard?.metrics.bearerToken
+      ? { metricsToken: c.dashboard.metrics.bearerToken }
+      : c.dashboard?.metrics.bearerTokenFile
+        ? {
+            metricsToken: readSecretFile(
+              c.dashboard.metrics.bearerTokenFile,
+              'dashboard.metrics.bearerTokenFile',
+            ),
+          }
+        : {}),
     log,
   };
 }
@@ -118,6 +138,7 @@ export class Hub {
     readonly embedded: EmbeddedBroker | undefined,
     private readonly log: Logger,
     private readonly verifier: MessageVerifier,
+    readonly dashboard: Dashboard | undefined,
   ) {}
 
   static async start(o: HubOptions): Promise<Hub> {
@@ -236,8 +257,39 @@ export class Hub {
       afterCommit: () => checkpointer.afterCommit(),
       onAlert: (a) => log.error({ event: 'alert', ...a }, `ALERT ${a.kind}: ${a.detail}`),
     });
-    client.on('message', (topic, payload) => ingest.handle(topic, payload));
-    await client.subscribeAsync(INGEST_SUBSCRIPTIONS, { qos: 1 });
+    const dashboard = o.dashboard
+      ? createDashboard({
+          config: o.dashboard,
+          hub: {
+            id: key.hubId,
+            publicKey: key.publicKey,
+            logOrigin: origin,
+            logVerifierKey: noteVerifierKey(origin, key.publicKey),
+          },
+          ledger,
+          bindings,
+          equivocations,
+          stats: () => ({ ingest: stats.toJSON() }),
+          appendEntry: (jws, typ, kid) => {
+            const [e] = ledger.append([{ jws, typ, kid, gw: null, seq: null, receivedMs: Date.now() }]);
+            checkpointer.afterCommit();
+            return { index: (e as Entry).index };
+          },
+          verifySignature: new Ed25519Verifier().verifyBytes,
+          tls: false,
+          log: log.child({ part: 'dashboard' }),
+        })
+      : undefined;
+    // The dashboard watches status, telemetry and proofs as they arrive (telemetry is not ingested
+    // into the ledger: it is live data, and may be dropped).
+    client.on('message', (topic, payload) => {
+      dashboard?.observer.observe(topic, payload);
+      if (!topic.endsWith('/telemetry')) ingest.handle(topic, payload);
+    });
+    await client.subscribeAsync(
+      dashboard ? [...INGEST_SUBSCRIPTIONS, 'wattproof/v1/gw/+/telemetry'] : INGEST_SUBSCRIPTIONS,
+      { qos: 1 },
+    );
     // Entries appended before a restart but not yet checkpointed get their checkpoint now.
     checkpointer.afterCommit();
     publishStatus(ledger.latestCheckpoint(), 'online');
@@ -275,6 +327,10 @@ export class Hub {
       fleet: () => ingest.fleet.values(),
       log,
     });
+    if (dashboard) {
+      await registerDashboard(api, dashboard, o.metricsToken ? { metricsToken: o.metricsToken } : {});
+      dashboard.start();
+    }
     const httpUrl = await api.listen({ host: o.http.host, port: o.http.port });
     log.info({ event: 'hub-started', hubId: key.hubId, http: httpUrl, broker: brokerUrl, size: ledger.size });
     return new Hub(
@@ -292,6 +348,7 @@ export class Hub {
       embedded,
       log,
       verifier,
+      dashboard,
     );
   }
 
@@ -307,6 +364,7 @@ export class Hub {
     // Cover what was appended last, so its receipts go out before the connection closes.
     this.checkpointer.make();
     this.checkpointer.stop();
+    this.dashboard?.stop();
     await this.api.close();
     await this.client.endAsync();
     await this.verifier.close();

@@ -186,8 +186,34 @@ describe('agent with the real hub', () => {
         500,
       );
       expect(agent.output()).not.toContain('receipt refused');
-      agent.child.kill('SIGTERM');
-      expect((await agent.exited).code).toBe(0);
+      // The hub's own fleet view: online from the birth, then offline from the last will when the
+      // agent dies without a word (the will is signed before the birth, with the same time).
+      const gatewayId = (
+        JSON.parse((await runAgentCli(['keys', 'show', '--json', '--config', agentConfig])).stdout) as {
+          gatewayId: string;
+        }
+      ).gatewayId;
+      const fleetState = async () => {
+        const r = await fetch(`http://127.0.0.1:${httpPort}/v1/fleet`, {
+          headers: { authorization: 'Bearer test-operator-token-0123456789abcdef' },
+        });
+        const j = (await r.json()) as { gateways: Array<{ gw: string; state: string }> };
+        return j.gateways.find((g) => g.gw === gatewayId)?.state;
+      };
+      await waitFor(
+        async () => (await fleetState()) === 'online',
+        'the hub to see the gateway online',
+        20_000,
+        200,
+      );
+      agent.child.kill('SIGKILL');
+      await agent.exited;
+      await waitFor(
+        async () => (await fleetState()) === 'offline',
+        'the last will to mark it offline',
+        20_000,
+        200,
+      );
       const verify = await runHub(['verify', ledger, '--log-key', creds.logVerifierKey]);
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     } finally {

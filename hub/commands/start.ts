@@ -4,6 +4,7 @@ import { ConfigError, loadHubConfig } from '../config.js';
 import { ExitCode } from '../exit-codes.js';
 import { Hub, hubOptionsFromConfig } from '../hub.js';
 import { HubKeyError } from '../keys.js';
+import { DASHBOARD_LOG_REDACT } from '../web/plugin.js';
 
 export function register(program: Command): void {
   program
@@ -22,7 +23,11 @@ export function register(program: Command): void {
         }
         throw err;
       }
-      const log = pino({ level: config.log.level, base: { app: 'wattproof-hub' } });
+      const log = pino({
+        level: config.log.level,
+        base: { app: 'wattproof-hub' },
+        redact: DASHBOARD_LOG_REDACT,
+      });
       let hub: Hub;
       try {
         hub = await Hub.start(hubOptionsFromConfig(config, log));
