@@ -47,6 +47,26 @@ const command = fc.oneof(
   fc.record({ k: fc.constant('settle' as const), c: contractRef, tamper: fc.integer({ min: -3, max: 3 }) }),
   fc.record({ k: fc.constant('cancel' as const), c: contractRef, p: party }),
   fc.record({ k: fc.constant('close' as const), c: contractRef }),
+  fc.record({ k: fc.constant('stop' as const), c: contractRef, slot: fc.integer({ min: -1, max: 5 }) }),
+  fc.record({
+    k: fc.constant('deregister' as const),
+    p: party,
+    request: fc.boolean(),
+    slot: fc.integer({ min: -1, max: 5 }),
+  }),
+  fc.record({
+    k: fc.constant('dispute' as const),
+    c: contractRef,
+    p: party,
+    late: fc.boolean(),
+  }),
+  fc.record({
+    k: fc.constant('rule' as const),
+    d: fc.integer({ min: 0, max: 3 }),
+    upheld: fc.boolean(),
+    sellerPays: fc.boolean(),
+    amount: fc.integer({ min: 1, max: 300 }),
+  }),
   fc.record({
     k: fc.constant('garbage' as const),
     typ: fc.constantFrom(
@@ -75,16 +95,32 @@ function checkInvariants(s: LedgerState): void {
     expect(a.escrow).toBe(escrowByParty.get(id) ?? 0);
   }
   expect(totalHeld(s.money)).toBe(s.money.creditedMinor);
+  for (const rec of Object.values(s.contracts)) {
+    // Refunds never exceed what the settlement moved the other way.
+    const p = rec.settlement?.payload;
+    expect(rec.refunds.sellerToBuyer).toBeLessThanOrEqual(p?.paymentMinor ?? 0);
+    expect(rec.refunds.buyerToSeller).toBeLessThanOrEqual(p?.penaltyMinor ?? 0);
+    // A stopped or cancelled contract holds nothing.
+    if (rec.status === 'stopped' || rec.status === 'cancelled')
+      expect(rec.escrow).toEqual({ seller: 0, buyer: 0 });
+  }
 }
+
+/** How often each new validator effect applied, over all runs (so the test shows it exercised them). */
+const tally: Record<string, number> = {};
 
 function run(commands: Command[]): void {
   const b = new LogBuilder();
   const state = emptyState();
   const contracts: string[] = [];
+  const disputes: string[] = [];
   const counters = GATEWAYS.map(() => ({ importWh: 0, exportWh: 0 }));
   const fold = () => {
     for (let e = b.entries[state.size]; e !== undefined; e = b.entries[state.size]) {
-      applyEntry(state, e, CFG);
+      const out = applyEntry(state, e, CFG);
+      const kind = (e.payload as { kind?: unknown } | null)?.kind;
+      const key = typeof kind === 'string' ? kind : e.typ;
+      if (out.status === 'applied') tally[key] = (tally[key] ?? 0) + 1;
       checkInvariants(state);
     }
   };
@@ -181,6 +217,69 @@ function run(commands: Command[]): void {
         b.close(K.hub.id, id, EXAMPLE_T0 + 1000 * Q);
         break;
       }
+      case 'stop': {
+        const id = contracts[cmd.c];
+        if (id === undefined) continue;
+        b.decision(K.validator.id, {
+          kind: 'contract-stop',
+          subject: id,
+          outcome: 'stopped',
+          reasons: [{ code: 'price-above-cap', message: 'illegal' }],
+          inputsHash: 'A'.repeat(43),
+          at: EXAMPLE_T0 + cmd.slot * Q + 1,
+        });
+        break;
+      }
+      case 'deregister': {
+        const who = PARTIES[cmd.p]!.id;
+        if (cmd.request) b.deregistrationRequest(who, EXAMPLE_T0);
+        b.decision(K.validator.id, {
+          kind: 'deregistration',
+          subject: who,
+          outcome: 'approved',
+          reasons: cmd.request ? [] : [{ code: 'fraud', message: 'fraud' }],
+          inputsHash: 'A'.repeat(43),
+          at: EXAMPLE_T0 + cmd.slot * Q + 1,
+        });
+        break;
+      }
+      case 'dispute': {
+        const id = contracts[cmd.c];
+        const rec = id === undefined ? undefined : state.contracts[id];
+        if (rec?.settlement == null) continue;
+        const e = b.dispute({
+          contract: rec.id,
+          party: PARTIES[cmd.p]!.id,
+          claim: 'wrong',
+          claimMinor: 5,
+          evidence: [rec.entryHashes[0] as string],
+          at: rec.settlement.payload.at + (cmd.late ? rec.contract.disputeWindowMs + 1 : 1),
+        });
+        disputes.push(e.messageHash);
+        break;
+      }
+      case 'rule': {
+        const h = disputes[cmd.d];
+        const d = h === undefined ? undefined : state.disputes[h];
+        if (h === undefined || d === undefined) continue;
+        const c = state.contracts[d.contract]!.contract;
+        b.decision(K.validator.id, {
+          kind: 'dispute',
+          subject: h,
+          outcome: cmd.upheld ? 'upheld' : 'rejected',
+          reasons: [{ code: 'ruled', message: 'ruled' }],
+          ...(cmd.upheld
+            ? {
+                refund: cmd.sellerPays
+                  ? { from: c.seller, to: c.buyer, amountMinor: cmd.amount }
+                  : { from: c.buyer, to: c.seller, amountMinor: cmd.amount },
+              }
+            : {}),
+          inputsHash: 'A'.repeat(43),
+          at: EXAMPLE_T0 + 6 * Q,
+        });
+        break;
+      }
       case 'garbage':
         b.add(cmd.typ, K.hub.id, cmd.payload);
         break;
@@ -210,5 +309,61 @@ describe('contracts fold properties', () => {
       fc.property(fc.array(command, { minLength: 1, maxLength: 60 }), (cmds) => run([...setup, ...cmds])),
       { numRuns: 100 },
     );
+  });
+
+  it('with contracts running: stops, deregistrations, disputes and rulings keep money conserved', () => {
+    // Three approved, activated contracts among the three parties, then random commands (stops,
+    // deregistrations, proofs, settlements, disputes and rulings among them).
+    const setup: Command[] = [
+      ...[0, 1, 2].map((p) => ({ k: 'apply' as const, p, gw: p % 2 })),
+      ...[0, 1, 2].map((p) => ({ k: 'decide' as const, p, approve: true })),
+      ...[0, 1, 2].map((p) => ({ k: 'credit' as const, p, amount: 2000 })),
+      ...[
+        [0, 1],
+        [1, 0],
+        [2, 1],
+      ].flatMap(([seller, buyer], c) => [
+        {
+          k: 'contract' as const,
+          seller: seller as number,
+          buyer: buyer as number,
+          sellerDeposit: 100,
+          buyerDeposit: 200,
+          wh: 1000,
+          price: 29,
+          penalty: 20,
+          perWindow: c === 2,
+          onlyOne: false,
+        },
+        { k: 'review' as const, c, approve: true },
+        { k: 'activate' as const, c },
+      ]),
+    ];
+    const later = fc.oneof(
+      command,
+      fc.record({ k: fc.constant('settle' as const), c: contractRef, tamper: fc.constant(0) }),
+      fc.record({ k: fc.constant('dispute' as const), c: contractRef, p: party, late: fc.boolean() }),
+      fc.record({
+        k: fc.constant('rule' as const),
+        d: fc.integer({ min: 0, max: 3 }),
+        upheld: fc.boolean(),
+        sellerPays: fc.boolean(),
+        amount: fc.integer({ min: 1, max: 300 }),
+      }),
+    );
+    for (const k of Object.keys(tally)) delete tally[k];
+    fc.assert(
+      fc.property(fc.array(later, { minLength: 1, maxLength: 60 }), (cmds) => run([...setup, ...cmds])),
+      { numRuns: 100 },
+    );
+    // The runs did exercise what they are about.
+    for (const k of [
+      'contract-stop',
+      'deregistration',
+      'wattproof.settlement.v1',
+      'wattproof.dispute.v1',
+      'dispute',
+    ])
+      expect(tally[k] ?? 0, k).toBeGreaterThan(0);
   });
 });
