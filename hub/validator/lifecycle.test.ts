@@ -83,6 +83,26 @@ describe('stop rule', () => {
     replayAgrees(b);
   });
 
+  it('a per-window quantity is prorated to the part of the window that settles', () => {
+    // 4000 Wh over the hour; stopped at 10:30 → 2000 Wh owed for the first half (floor(4000 × 2/4)).
+    // Delivered 1500 + 900 = 2400 → 2000 counted; payment floor(2000 × 29 / 1000) = 58, no shortfall.
+    const { b, id, v } = activeWorld(compliantContract({ quantity: { wh: 4000, per: 'window' } }));
+    deliver(b, [1500, 900], [1500, 1000]);
+    b.appendSigned(v.stop(fold(b), id, reason, EXAMPLE_T0 + 2 * Q).compact);
+    const s = settle(b, id, EXAMPLE_T0 + 2 * Q);
+    expect(s.contracts[id]?.settlement?.payload).toMatchObject({
+      outcome: 'fulfilled',
+      contractedWh: 2000,
+      deliveredWh: 2000,
+      shortfallWh: 0,
+      paymentMinor: 58,
+      penaltyMinor: 0,
+      released: { seller: 80, buyer: 62 },
+    });
+    expect(bal(s, K.seller.id)).toEqual({ available: 558, escrow: 0 });
+    expect(bal(s, K.buyer.id)).toEqual({ available: 942, escrow: 0 });
+  });
+
   it('before the window: the contract is stopped and both deposits go back in full', () => {
     const { b, id, v } = activeWorld();
     b.appendSigned(v.stop(fold(b), id, reason, EXAMPLE_T0 - 600_000).compact);
