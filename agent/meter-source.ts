@@ -9,6 +9,7 @@ import {
   describeSunSpecDevice,
   readDevicePoints,
 } from '../device-drivers/device-reader.js';
+import { findProfile, type Profile } from '../device-drivers/profiles/loader.js';
 import { ModbusRtuTransport, ModbusTcpTransport } from '../device-drivers/transport/index.js';
 import type { DeviceConfig } from './config.js';
 import type { Counters } from './metering.js';
@@ -116,24 +117,7 @@ export class SunSpecMeterSource implements MeterSource {
       names: wanted,
       previousSf: this.previousSf,
     });
-    const counter = (n: string | undefined): { v: number; sfChanged: boolean } => {
-      if (n === undefined) return { v: 0, sfChanged: false };
-      const p = r.points[n];
-      if (p?.integer === undefined) {
-        throw new CounterUnavailableError(
-          `${this.device.name}: ${n} has no value (${p?.error ?? 'not implemented'})`,
-        );
-      }
-      return { v: p.integer, sfChanged: p.sfChanged === true };
-    };
-    const imp = counter(names.importWh);
-    const exp = counter(names.exportWh);
-    const w = r.points[names.powerW]?.value;
-    return {
-      counters: { importWh: imp.v, exportWh: exp.v },
-      powerW: typeof w === 'number' ? Math.round(w) : null,
-      scaleChanged: imp.sfChanged || exp.sfChanged,
-    };
+    return toReading(this.device.name, r.points, names);
   }
 }
 
@@ -170,27 +154,96 @@ export class Buses {
   }
 }
 
-/** The source for a configured device. */
-export function meterSourceFor(buses: Buses, d: DeviceConfig): MeterSource {
-  if (d.kind === 'sunspec') return new SunSpecMeterSource(buses.busFor(d), d);
-  return new UnavailableSource(
-    d.name,
-    `device profiles are not available in this build (device ${d.name} uses profile ${d.profile})`,
-  );
+/**
+ * A device read through its profile (device-drivers/profiles): the profile's roles name the
+ * counters. An inverter's PV energy counts as export when it has no export counter of its own.
+ */
+export class ProfileMeterSource implements MeterSource {
+  private profile: Profile | undefined;
+  private names: { importWh?: string; exportWh?: string; powerW?: string } | undefined;
+  private readonly previousSf = new Map<string, number | null>();
+
+  constructor(
+    private readonly bus: ModbusBus,
+    private readonly device: DeviceConfig,
+  ) {}
+
+  get name(): string {
+    return this.device.name;
+  }
+
+  health(): DeviceHealth | undefined {
+    return this.bus.health(this.device.unit);
+  }
+
+  async describe(): Promise<MeterInfo> {
+    const d = this.device;
+    let profile: Profile;
+    try {
+      profile = findProfile(d.profile ?? '');
+    } catch (err) {
+      throw new CounterUnavailableError(`${d.name}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const r = profile.roles;
+    const exportWh = r.exportEnergy ?? r.pvEnergy;
+    if (r.importEnergy === undefined && exportWh === undefined) {
+      throw new CounterUnavailableError(`${d.name}: profile ${profile.name} names no energy counter`);
+    }
+    this.names = {
+      ...(r.importEnergy ? { importWh: r.importEnergy } : {}),
+      ...(exportWh ? { exportWh } : {}),
+      ...((r.power ?? r.pvPower) ? { powerW: r.power ?? r.pvPower } : {}),
+    };
+    this.profile = profile;
+    // A profile has no serial-number role; the installer's `serial`, else the bus address.
+    const where = d.transport.type === 'tcp' ? `${d.transport.host}:${d.transport.port}` : d.transport.path;
+    return {
+      serial: d.serial ?? `${profile.name}@${where}#${d.unit}`.slice(0, 64),
+      manufacturer: profile.manufacturer,
+      ...(profile.models[0] ? { model: profile.models[0] } : {}),
+    };
+  }
+
+  async read(): Promise<MeterReading> {
+    if (!this.profile || !this.names) await this.describe();
+    const names = this.names!;
+    const wanted = [names.importWh, names.exportWh, names.powerW].filter((n): n is string => n !== undefined);
+    const r = await readDevicePoints(this.bus, this.device.unit, this.profile!, {
+      names: wanted,
+      previousSf: this.previousSf,
+    });
+    return toReading(this.device.name, r.points, names);
+  }
 }
 
-class UnavailableSource implements MeterSource {
-  constructor(
-    readonly name: string,
-    private readonly why: string,
-  ) {}
-  async describe(): Promise<MeterInfo> {
-    throw new CounterUnavailableError(this.why);
-  }
-  async read(): Promise<MeterReading> {
-    throw new CounterUnavailableError(this.why);
-  }
-  health(): undefined {
-    return undefined;
-  }
+type Points = Awaited<ReturnType<typeof readDevicePoints>>['points'];
+
+function toReading(
+  device: string,
+  points: Points,
+  names: { importWh?: string; exportWh?: string; powerW?: string },
+): MeterReading {
+  const counter = (n: string | undefined): { v: number; sfChanged: boolean } => {
+    if (n === undefined) return { v: 0, sfChanged: false };
+    const p = points[n];
+    if (p?.integer === undefined) {
+      throw new CounterUnavailableError(`${device}: ${n} has no value (${p?.error ?? 'not implemented'})`);
+    }
+    return { v: p.integer, sfChanged: p.sfChanged === true };
+  };
+  const imp = counter(names.importWh);
+  const exp = counter(names.exportWh);
+  const w = names.powerW === undefined ? undefined : points[names.powerW]?.value;
+  return {
+    counters: { importWh: imp.v, exportWh: exp.v },
+    powerW: typeof w === 'number' ? Math.round(w) : null,
+    scaleChanged: imp.sfChanged || exp.sfChanged,
+  };
+}
+
+/** The source for a configured device. */
+export function meterSourceFor(buses: Buses, d: DeviceConfig): MeterSource {
+  return d.kind === 'sunspec'
+    ? new SunSpecMeterSource(buses.busFor(d), d)
+    : new ProfileMeterSource(buses.busFor(d), d);
 }

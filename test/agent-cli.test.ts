@@ -1,11 +1,16 @@
 // The agent's commands as installers run them, against real parts: a real Mosquitto with a
 // password file, simulated SunSpec devices over Modbus TCP, real files in temp dirs.
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveCredentials } from '../agent/credentials.js';
 import { createIdentity } from '../agent/identity.js';
+import { ManualClock } from '../device-drivers/sim/clock.js';
+import { createDevice } from '../device-drivers/sim/devices.js';
+import { SimUnits } from '../device-drivers/sim/modbus-handler.js';
+import { Home } from '../device-drivers/sim/physics/home.js';
+import { SimTcpServer } from '../device-drivers/sim/tcp-server.js';
 import { runAgentCli } from './support/agent-cli.js';
 import { type SimHome, startSimHome } from './support/agent-sim-home.js';
 import {
@@ -91,6 +96,36 @@ describe('wattproof-agent commands', () => {
     expect(r.stdout).toMatch(/FAIL {2}broker: [^\n]*\n\s+→ the broker refused the credentials/);
     expect(r.stdout).toMatch(/ok {4}gateway key: gw-/);
     expect(r.stdout).not.toContain('wrong-password');
+  });
+
+  it('doctor reads an Eastron SDM630 (the drivers’ simulator) through its device profile', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 5, 1, 12, 0, 0));
+    const home = new Home({ startMs: clock.now() });
+    const units = new SimUnits();
+    units.add(3, createDevice('sdm630', { home, clock, unit: 3 }));
+    const server = new SimTcpServer(units, { port: 0 });
+    const { port } = await server.listen();
+    try {
+      const g = gateway({ password: 'right-password-123', devicePort: port, synced: true });
+      writeFileSync(
+        g.config,
+        readFileSync(g.config, 'utf8').replace(
+          /unit: 1, kind: sunspec, role: grid/,
+          'unit: 3, kind: profile, profile: sdm630, role: heatpump, serial: SDM-42',
+        ),
+      );
+      const r = await runAgentCli(['doctor', '--config', g.config, '--json']);
+      const out = JSON.parse(r.stdout) as {
+        ok: boolean;
+        checks: Array<{ name: string; verdict: string; detail: string }>;
+      };
+      const dev = out.checks.find((c) => c.name === 'device grid');
+      expect(dev?.verdict, dev?.detail).toBe('ok');
+      expect(dev?.detail).toMatch(/^Eastron .* serial SDM-42: import \d+ Wh, export \d+ Wh$/);
+      expect(r.code).toBe(0);
+    } finally {
+      await server.close();
+    }
   });
 
   it('run with a bad config names the key, exits 3 and creates nothing', async () => {
