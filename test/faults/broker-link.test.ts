@@ -112,13 +112,23 @@ describe('fault: broker stopped, uplink cut', () => {
         await waitFor(() => ledgerSeq() >= target, 'every queued proof in the ledger', 90_000, 200);
         phase('all in');
         agent.child.kill('SIGTERM');
-        await agent.exited;
+        const stopped = await Promise.race([
+          agent.exited.then(() => true),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 20_000)),
+        ]);
+        if (!stopped) {
+          // Reported as a bug: the agent should stop on SIGTERM (docs: exits 0 within seconds).
+          phase(`the agent did not stop within 20 s of SIGTERM; its output:\n${agent.output().slice(-3000)}`);
+          agent.child.kill('SIGKILL');
+          await agent.exited;
+        }
+        phase('agent stopped');
         await waitFor(() => gw.outboxSeqs().length === 0, 'an empty outbox', 10_000).catch(() => undefined);
         observe(gw, truth);
         truth.loggedSigned = signedSeqs(agent.output()).size;
         phase('settling');
-      await hub.settle();
-      phase('checking');
+        await hub.settle();
+        phase('checking');
         const report = checkLedger(`${dir}/ledger.db`, {
           gateways: [truth],
           contiguousIntervals: true,
