@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { marketRulesSchema } from './markets/rules.js';
 import { dashboardConfigSchema } from './web/config.js';
 
 const port = z.int().min(0).max(65535);
@@ -99,6 +100,22 @@ export const hubConfigSchema = z.strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     })
     .prefault({}),
+  /** Contracts, validator reviews and markets at run time (docs/hub.md). */
+  engine: z
+    .strictObject({
+      /** The ledger's one currency (ISO 4217). */
+      currency: z
+        .string()
+        .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR')
+        .default('EUR'),
+      /** Wait this long after a delivery window for late proofs before settling. */
+      settlementGraceSeconds: z.int().min(0).default(1800),
+      /** The validator's policy file (YAML); absent: the simple rule sets. */
+      validatorPolicyFile: z.string().min(1).optional(),
+      /** Market rules (docs/markets.md); absent: no market. */
+      market: marketRulesSchema.optional(),
+    })
+    .prefault({}),
   /** The web dashboard (docs/dashboard.md); served at /ui/ when present. */
   dashboard: dashboardConfigSchema.optional(),
 });
@@ -141,6 +158,7 @@ export function parseHubConfig(raw: unknown, baseDir: string): HubConfig {
   const abs = (p: string) => path.resolve(baseDir, p);
   c.dataDir = abs(c.dataDir);
   if (c.http.operatorTokenFile) c.http.operatorTokenFile = abs(c.http.operatorTokenFile);
+  if (c.engine.validatorPolicyFile) c.engine.validatorPolicyFile = abs(c.engine.validatorPolicyFile);
   if (c.dashboard?.metrics.bearerTokenFile)
     c.dashboard.metrics.bearerTokenFile = abs(c.dashboard.metrics.bearerTokenFile);
   if (ext) {

@@ -17,6 +17,10 @@ import { MosquittoFiles } from './broker/mosquitto-files.js';
 import { type HubConfig, readSecretFile } from './config.js';
 import { Ed25519Verifier } from './crypto/fast-verify.js';
 import { createMessageVerifier, type MessageVerifier } from './crypto/verify-pool.js';
+import { registerEngineApi } from './engine/api.js';
+import { Engine } from './engine/engine.js';
+import { SimpleReviewer } from './engine/reviewer.js';
+import { loadOrCreateValidatorKey } from './engine/validator-key.js';
 import { Enrolment } from './enrolment/enrol.js';
 import { FailureLimiter } from './enrolment/failure-limiter.js';
 import { EnrollTokens } from './enrolment/tokens.js';
@@ -28,6 +32,9 @@ import { type HubKey, loadOrCreateHubKey } from './keys.js';
 import { Bindings } from './ledger/bindings.js';
 import { Checkpointer } from './ledger/checkpointer.js';
 import { type Entry, Ledger, type StoredCheckpoint } from './ledger/ledger.js';
+import { type MarketRules, marketRules } from './markets/rules.js';
+import { readPolicyFile } from './validator/policy.js';
+import { Validator } from './validator/validator.js';
 import { packageVersion } from './version.js';
 import type { DashboardConfig } from './web/config.js';
 import { createDashboard, type Dashboard } from './web/dashboard.js';
@@ -35,6 +42,19 @@ import { registerDashboard } from './web/plugin.js';
 
 export const LEDGER_FILE = 'ledger.db';
 export const KEY_FILE = 'hub.key';
+export const VALIDATOR_KEY_FILE = 'validator.key';
+
+/** The engine that runs contracts, validator reviews and markets on the live ledger. */
+export interface EngineOptions {
+  currency: string;
+  settlementGraceMs: number;
+  /** The validator's policy file; absent: the simple rule sets. */
+  validatorPolicyFile?: string;
+  market?: MarketRules;
+  /** The engine's clock (the demo runs accelerated time); default Date.now. */
+  clock?: () => number;
+  tickMs?: number;
+}
 
 export type BrokerChoice =
   | { kind: 'embedded'; host: string; port: number }
@@ -68,6 +88,8 @@ export interface HubOptions {
   dashboard?: DashboardConfig;
   /** Bearer token /metrics asks for; open when absent. */
   metricsToken?: string;
+  /** Contracts, validator and markets; absent: the hub only ingests (tests compose their own). */
+  engine?: EngineOptions;
   log: Logger;
 }
 
@@ -108,6 +130,12 @@ export function hubOptionsFromConfig(c: HubConfig, log: Logger): HubOptions {
     maxEnrolFailures: c.enrolment.maxFailures,
     enrolFailureWindowMs: c.enrolment.failureWindowSeconds * 1000,
     ...(c.dashboard ? { dashboard: c.dashboard } : {}),
+    engine: {
+      currency: c.engine.currency,
+      settlementGraceMs: c.engine.settlementGraceSeconds * 1000,
+      ...(c.engine.validatorPolicyFile ? { validatorPolicyFile: c.engine.validatorPolicyFile } : {}),
+      ...(c.engine.market ? { market: marketRules(c.engine.market) } : {}),
+    },
     ...(c.dashboard?.metrics.bearerToken
       ? { metricsToken: c.dashboard.metrics.bearerToken }
       : c.dashboard?.metrics.bearerTokenFile
@@ -139,6 +167,7 @@ export class Hub {
     private readonly log: Logger,
     private readonly verifier: MessageVerifier,
     readonly dashboard: Dashboard | undefined,
+    readonly engine: Engine | undefined,
   ) {}
 
   static async start(o: HubOptions): Promise<Hub> {
@@ -237,6 +266,36 @@ export class Hub {
       },
       onError: (err) => log.error({ event: 'checkpoint-failed', err: err.message }),
     });
+    let engine: Engine | undefined;
+    if (o.engine) {
+      const e = o.engine;
+      const { key: validatorKey } = loadOrCreateValidatorKey(path.join(o.dataDir, VALIDATOR_KEY_FILE));
+      const reviewer = e.validatorPolicyFile
+        ? new Validator({
+            secretKey: validatorKey.secretKey,
+            policy: readPolicyFile(e.validatorPolicyFile),
+            currency: e.currency,
+          })
+        : new SimpleReviewer(validatorKey, e.currency);
+      engine = new Engine({
+        ledger,
+        hubKey: key,
+        reviewer,
+        config: {
+          currency: e.currency,
+          settlementGraceMs: e.settlementGraceMs,
+          ...(e.market ? { market: e.market } : {}),
+          ...(e.tickMs !== undefined ? { tickMs: e.tickMs } : {}),
+        },
+        clock: e.clock ?? Date.now,
+        publish: (topic, payload, opts) =>
+          client.publish(topic, payload, opts, (err) => {
+            if (err) log.warn({ event: 'publish-failed', topic, err: err.message });
+          }),
+        log: log.child({ part: 'engine' }),
+        afterAppend: () => checkpointer.afterCommit(),
+      });
+    }
     const verifier = createMessageVerifier(o.verifyWorkers ?? 0, (err) =>
       log.error(
         { event: 'verify-workers-failed', err: err.message },
@@ -254,7 +313,10 @@ export class Hub {
       log: log.child({ part: 'ingest' }),
       gapWaitMs: o.gapWaitMs,
       maxPendingPerGateway: o.maxPendingPerGateway,
-      afterCommit: () => checkpointer.afterCommit(),
+      afterCommit: () => {
+        checkpointer.afterCommit();
+        engine?.onAppended();
+      },
       onAlert: (a) => log.error({ event: 'alert', ...a }, `ALERT ${a.kind}: ${a.detail}`),
     });
     const dashboard = o.dashboard
@@ -290,6 +352,7 @@ export class Hub {
       dashboard ? [...INGEST_SUBSCRIPTIONS, 'wattproof/v1/gw/+/telemetry'] : INGEST_SUBSCRIPTIONS,
       { qos: 1 },
     );
+    engine?.start();
     // Entries appended before a restart but not yet checkpointed get their checkpoint now.
     checkpointer.afterCommit();
     publishStatus(ledger.latestCheckpoint(), 'online');
@@ -327,6 +390,7 @@ export class Hub {
       fleet: () => ingest.fleet.values(),
       log,
     });
+    if (engine) await registerEngineApi(api, { engine, operatorToken: o.operatorToken });
     if (dashboard) {
       await registerDashboard(api, dashboard, o.metricsToken ? { metricsToken: o.metricsToken } : {});
       dashboard.start();
@@ -349,6 +413,7 @@ export class Hub {
       log,
       verifier,
       dashboard,
+      engine,
     );
   }
 
@@ -359,6 +424,7 @@ export class Hub {
   }
 
   async stop(): Promise<void> {
+    this.engine?.stop();
     this.ingest.stop();
     await this.ingest.idle();
     // Cover what was appended last, so its receipts go out before the connection closes.

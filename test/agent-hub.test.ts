@@ -206,6 +206,14 @@ describe('agent with the real hub', () => {
         20_000,
         200,
       );
+      // The started hub also runs the contracts engine: its reads answer, its operator write is guarded.
+      expect((await fetch(`http://127.0.0.1:${httpPort}/v1/contracts`)).status).toBe(200);
+      const credit = await fetch(`http://127.0.0.1:${httpPort}/v1/credits`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ account: 'pt-aaaaaaaaaaaaaaaa', amountMinor: 1, reference: 'x' }),
+      });
+      expect(credit.status).toBe(401);
       agent.child.kill('SIGKILL');
       await agent.exited;
       await waitFor(

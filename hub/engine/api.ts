@@ -3,7 +3,14 @@
 // authorisation; the operator credits accounts with the operator bearer token. Reads are public,
 // like the ledger they come from. docs/hub.md, "Contracts, validator and markets at run time".
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  RawServerDefault,
+} from 'fastify';
 import { z } from 'zod';
 import { decodeJwsUnverified } from '../../protocol/index.js';
 import {
@@ -76,7 +83,10 @@ function contractSummary(rec: ContractRecord) {
 }
 
 /** Registers the engine's routes on `app` (call before app.listen). */
-export async function registerEngineApi(app: FastifyInstance, deps: EngineApiDeps): Promise<void> {
+export async function registerEngineApi<L extends FastifyBaseLogger>(
+  app: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, L>,
+  deps: EngineApiDeps,
+): Promise<void> {
   const { engine } = deps;
   const operatorHash = sha(deps.operatorToken);
   const requireOperator = (req: FastifyRequest): void => {
