@@ -106,6 +106,15 @@ describe.skipIf(canMount() !== undefined)('fault: full disk for the agent state 
         logKey,
       });
       recordResult({ scenario: 'full disk (2 MiB tmpfs state dir)', runs: 1, report });
+      if (report.problems.length > 0)
+        console.log(
+          `[faults] full-disk agent log:\n${outputs
+            .join('\n')
+            .split('\n')
+            .filter((l) => /"level":[4-9]0|proof signed/.test(l))
+            .map((l) => l.slice(0, 300))
+            .join('\n')}`,
+        );
       expect(report.problems).toEqual([]);
       expect(report.lost + report.duplicated + report.chainBreaks).toBe(0);
       expect(alive, 'the agent survives a full disk').toBe(true);
