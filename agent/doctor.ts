@@ -10,6 +10,7 @@ import { ExitCode } from './exit-codes.js';
 import { keyPath, loadIdentity } from './identity.js';
 import { Buses, meterSourceFor } from './meter-source.js';
 import { readOutboxSummary } from './status-report.js';
+import { authOptions } from './uplink.js';
 
 type Verdict = 'ok' | 'warn' | 'fail';
 interface Check {
@@ -139,9 +140,19 @@ async function checkDevices(config: AgentConfig): Promise<Check[]> {
 }
 
 async function checkBroker(config: AgentConfig, gatewayId: string | undefined): Promise<Check> {
-  const creds = loadCredentials(credentialsPath(config));
-  const username = config.hub.username ?? creds?.username;
-  const password = config.hub.password ?? creds?.password;
+  const creds = loadCredentials(credentialsPath(config)) ?? {};
+  let auth: ReturnType<typeof authOptions>;
+  try {
+    auth = authOptions(config.hub, creds);
+  } catch (err) {
+    return {
+      name: 'broker',
+      verdict: 'fail',
+      detail: `cannot read a TLS or password file: ${String(err)}`,
+      fix: 'check hub.ca, hub.clientCert, hub.clientKey and hub.passwordFile',
+    };
+  }
+  const username = auth.username;
   if (username === undefined && !config.hub.clientCert) {
     return {
       name: 'broker',
@@ -158,8 +169,7 @@ async function checkBroker(config: AgentConfig, gatewayId: string | undefined): 
       protocolVersion: config.hub.protocolVersion,
       reconnectPeriod: 0,
       connectTimeout: 5000,
-      ...(username !== undefined ? { username } : {}),
-      ...(password !== undefined ? { password } : {}),
+      ...auth,
     });
     const done = (c: Check) => {
       client.end(true);
@@ -182,7 +192,9 @@ async function checkBroker(config: AgentConfig, gatewayId: string | undefined): 
         detail: `${config.hub.url}: ${err.message}`,
         fix: notAuthorised
           ? 'the broker refused the credentials: enrol again (`wattproof-agent enroll`)'
-          : 'the broker is unreachable: check hub.url, the network and the firewall',
+          : /certificate|self.signed|SSL|TLS|handshake/i.test(err.message)
+            ? 'TLS failed: check hub.ca (the CA that signed the broker) and the client certificate'
+            : 'the broker is unreachable: check hub.url, the network and the firewall',
       });
     });
     setTimeout(

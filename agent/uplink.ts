@@ -47,6 +47,23 @@ export interface UplinkStats {
   telemetrySent: number;
 }
 
+/** Login and TLS options from the config and the enrolled credentials (the config wins). */
+export function authOptions(hub: HubConfig, credentials: MqttCredentials): IClientOptions {
+  const opts: IClientOptions = {};
+  const username = hub.username ?? credentials.username;
+  const password =
+    hub.password ??
+    (hub.passwordFile ? readFileSync(hub.passwordFile, 'utf8').split('\n')[0] : credentials.password);
+  if (username !== undefined) opts.username = username;
+  if (password !== undefined) opts.password = password;
+  if (hub.ca) opts.ca = readFileSync(hub.ca);
+  if (hub.clientCert) opts.cert = readFileSync(hub.clientCert);
+  if (hub.clientKey) opts.key = readFileSync(hub.clientKey);
+  // Never accept a broker certificate that does not verify.
+  if (/^(mqtts|wss):/.test(hub.url)) opts.rejectUnauthorized = true;
+  return opts;
+}
+
 export class Uplink {
   private client: MqttClient | undefined;
   private readonly inFlight = new Map<number, number>();
@@ -97,16 +114,7 @@ export class Uplink {
       will: this.will(),
       ...(hub.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600 } } : {}),
     };
-    const username = hub.username ?? credentials.username;
-    const password =
-      hub.password ??
-      (hub.passwordFile ? readFileSync(hub.passwordFile, 'utf8').split('\n')[0] : credentials.password);
-    if (username !== undefined) opts.username = username;
-    if (password !== undefined) opts.password = password;
-    if (hub.ca) opts.ca = readFileSync(hub.ca);
-    if (hub.clientCert) opts.cert = readFileSync(hub.clientCert);
-    if (hub.clientKey) opts.key = readFileSync(hub.clientKey);
-    if (url.startsWith('mqtts') || url.startsWith('wss')) opts.rejectUnauthorized = true;
+    Object.assign(opts, authOptions(hub, credentials));
 
     const client = mqtt.connect(url, opts);
     this.client = client;
