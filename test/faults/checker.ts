@@ -249,8 +249,12 @@ export function checkLedger(db: string, exp: Expectations): CheckReport {
         starts.add(e.start as number);
         const b = list[i - 1];
         // An interval the agent could not prove (restart later than lateReadingSeconds) is
-        // allowed only when the next proof says so (`partial` or `gap`): a flagged hole, not a loss.
-        const flagged = e.flags?.some((f) => f === 'partial' || f === 'gap') ?? false;
+        // allowed only when the next proof says so (`partial`, `gap`, `agent-restart`, `device-error`): a flagged hole, not a loss.
+        // The protocol's flags for readings that miss part of the time (meter-proof.ts).
+        const flagged =
+          e.flags?.some(
+            (f) => f === 'partial' || f === 'gap' || f === 'agent-restart' || f === 'device-error',
+          ) ?? false;
         if (b && e.start !== b.end) intervalGaps++;
         if (exp.contiguousIntervals && b && e.start !== b.end && !flagged) {
           problems.push(

@@ -28,6 +28,7 @@ describe.skipIf(canMount() !== undefined)('fault: full disk for the agent state 
   let dir: string;
   let sim: SimHome;
   let mounted: string | undefined;
+  let fullDiskLog = '';
   const origin = Date.now();
 
   beforeAll(async () => {
@@ -78,6 +79,7 @@ describe.skipIf(canMount() !== undefined)('fault: full disk for the agent state 
       await waitFor(() => Date.now() - fullAt > 8_000, 'a few intervals on a full disk', 20_000, 500);
       const out = agent.output();
       expect(out, 'the agent says the disk is full').toMatch(/full|ENOSPC|SQLITE_FULL|no space/i);
+      fullDiskLog = out;
       const alive = agent.child.exitCode === null && agent.child.signalCode === null;
       if (!alive) {
         // It died instead of waiting for space: recorded, and restarted as systemd would.
@@ -122,4 +124,16 @@ describe.skipIf(canMount() !== undefined)('fault: full disk for the agent state 
       agent.child.kill('SIGKILL');
     }
   }, 180_000);
+
+  // BUG (agent/agent.ts:307-311, the catch around a poll): an outbox write that fails because the
+  // disk is full (SQLITE_FULL from outbox.saveMeterState / appendSigned in handle()) is logged as
+  // "device read failed" for each device, and the next proof is flagged `device-error`, though
+  // every device answered. The operator is sent to the wiring instead of the disk, and the
+  // status file cannot say it either (it lives on the same full disk). It should be logged as a
+  // storage error naming the state dir. Remove `.fails` once fixed.
+  it.fails('a full disk is reported as a storage problem, not as a device failure', () => {
+    const lines = fullDiskLog.split('\n').filter((l) => /disk is full/.test(l));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) expect(l).not.toContain('device read failed');
+  });
 });
