@@ -99,7 +99,12 @@ describe('engine market: auction at gate closure, prices', () => {
     expect(typs.filter((t) => t === MARKET_MATCH_TYP)).toHaveLength(1);
     expect(engine.marketState.notices).toEqual([]);
     const result = [...engine.marketState.auctions.values()][0];
-    expect(result).toMatchObject({ priceMinor: 20, range: { low: 20, high: 20 }, volume: 800, interval: { start: T0, end: T0 + Q } });
+    expect(result).toMatchObject({
+      priceMinor: 20,
+      range: { low: 20, high: 20 },
+      volume: 800,
+      interval: { start: T0, end: T0 + Q },
+    });
     expect(engine.marketState.contracts.size).toBe(1);
     // Prices: one hub-signed entry, and the same JWS retained on the prices topic.
     const prices = ledger.range(0, ledger.size).filter((e) => e.typ === PRICE_TYP);
