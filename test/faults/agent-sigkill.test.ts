@@ -3,6 +3,8 @@
 // Mosquitto, with simulated SunSpec devices over Modbus TCP and accelerated time. Delays come
 // from a seeded PRNG (the seed is printed; WATTPROOF_SEED repeats a run). Bounded here; 100+
 // kills with WATTPROOF_FULL=1 (npm run test:faults).
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/hub.js';
 import { waitFor } from '../support/agent-cli.js';
@@ -45,6 +47,7 @@ describe('fault: agent killed with SIGKILL', () => {
         origin,
       });
       const signed = new Set<number>();
+      const logs: string[] = [];
       let agent = gw.start();
       try {
         await waitFor(
@@ -61,6 +64,7 @@ describe('fault: agent killed with SIGKILL', () => {
           agent.child.kill('SIGKILL');
           expect((await agent.exited).signal).toBe('SIGKILL');
           signedSeqs(agent.output(), signed);
+          logs.push(agent.output());
           observe(gw, truth);
           agent = gw.start();
         }
@@ -73,10 +77,13 @@ describe('fault: agent killed with SIGKILL', () => {
         agent.child.kill('SIGTERM');
         expect((await agent.exited).code, agent.output()).toBe(0);
         signedSeqs(agent.output(), signed);
+        logs.push(agent.output());
         await waitFor(() => gw.outboxSeqs().length === 0, 'an empty outbox', 30_000);
         observe(gw, truth);
         await hub.settle();
         truth.loggedSigned = signed.size;
+        // Kept beside the gateway key so test/security/private-keys.test.ts scans it.
+        writeFileSync(path.join(gw.dir, 'agent.log'), logs.join('\n'));
         const report = checkLedger(`${dir}/ledger.db`, {
           gateways: [truth],
           contiguousIntervals: true,
