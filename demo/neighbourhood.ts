@@ -1,17 +1,28 @@
-// The neighbourhood's composition root: the hub (embedded broker, SQLite ledger, API) in a data
-// folder, the validator's sample grid and policy, the homes (simulators + agents), the trade
-// planner and the status line. start() brings them up in that order; stop() takes them down in
-// reverse (agents finish first so the hub receives what they send, then the hub, then the files).
+// The neighbourhood's composition root: the hub (embedded broker, SQLite ledger, API, the contracts
+// engine with the validator on the sample policy and an auction market, the dashboard) in a data
+// folder, the homes (simulators + agents), the households as participants, the trade planner and
+// the status line. start() brings them up in that order; stop() takes them down in reverse (agents
+// finish first so the hub receives what they send, then the hub, then the files).
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
 import type { Clock } from '../agent/clock.js';
-import { Hub, LEDGER_FILE } from '../hub/hub.js';
-import { readGridModelFile } from '../hub/validator/congestion/grid-model.js';
-import { policyHashOf, readPolicyFile } from '../hub/validator/policy.js';
-import { type HomeTiming, SimulatedHome, siteOf } from './home.js';
+import { loadOrCreateValidatorKey } from '../hub/engine/validator-key.js';
+import { Hub, LEDGER_FILE, VALIDATOR_KEY_FILE } from '../hub/hub.js';
+import { type GridModel, readGridModelFile } from '../hub/validator/congestion/grid-model.js';
+import { policyHashOf } from '../hub/validator/policy.js';
+import { type DashboardLogin, dashboardConfig, dashboardLogin, LOGIN_FILE } from './dashboard-login.js';
+import { type HomeTiming, homeProfile, SimulatedHome, siteOf } from './home.js';
+import {
+  CURRENCY,
+  type DemoTerms,
+  demoMarketRules,
+  demoTerms,
+  regionOf,
+  writeDemoPolicy,
+} from './market-setup.js';
 import { formatStatus, type StatusFigures, type StatusLine } from './status.js';
 import {
   type DemoState,
@@ -22,6 +33,7 @@ import {
   writeDemoState,
 } from './timeline.js';
 import { type HomeForecast, planTrades, type TradePlan } from './trades.js';
+import { Trading } from './trading.js';
 
 export const SETTLEMENT_MINUTES = [1, 5, 15, 30, 60] as const;
 export const MAX_HOMES = 500;
@@ -81,32 +93,47 @@ function operatorToken(file: string): string {
 
 export interface ValidatorSample {
   line: string;
+  region: string;
   busOf(n: number): string;
+  policyFile?: string;
 }
 
-/** The validator is not wired into the hub yet: load its sample grid and policy and show them. */
-function loadValidatorSample(root: string): ValidatorSample {
+/** The validator's sample grid and policy (adapted to the demo's timing, see market-setup.ts). */
+function loadValidatorSample(root: string, dataDir: string, terms: DemoTerms): ValidatorSample {
+  let grid: GridModel;
   try {
-    const grid = readGridModelFile(path.join(root, 'hub/validator/grids/pjm-5-bus.yaml'));
-    let policy = 'no sample policy found';
-    const policyFile = path.join(root, 'deploy/hub/validator-policy.example.yaml');
-    if (existsSync(policyFile)) {
-      const p = readPolicyFile(policyFile);
-      policy = `policy ${p.name} (${policyHashOf(p).slice(0, 12)}…)`;
-    }
-    const buses = grid.buses.map((b) => b.id);
-    return {
-      line:
-        `not wired into the hub yet (no decisions are signed); loaded the sample grid ${grid.name} ` +
-        `(${grid.buses.length} buses, ${grid.lines.length} lines) and ${policy}; homes sit on buses ${buses.join(', ')} in turn`,
-      busOf: (n) => buses[(n - 1) % buses.length] ?? 'A',
-    };
+    grid = readGridModelFile(path.join(root, 'hub/validator/grids/pjm-5-bus.yaml'));
   } catch (err) {
     return {
-      line: `not wired, and the sample grid did not load: ${(err as Error).message}`,
-      busOf: () => '?',
+      line: `the sample grid did not load (${(err as Error).message}); the simple rule sets review, homes sit on bus-1`,
+      region: 'north',
+      busOf: () => 'bus-1',
     };
   }
+  const buses = grid.buses.map((b) => b.id);
+  const written = writeDemoPolicy(
+    path.join(root, 'deploy/hub/validator-policy.example.yaml'),
+    dataDir,
+    grid,
+    terms,
+  );
+  const policy = written
+    ? `policy ${written.policy.name} (${policyHashOf(written.policy).slice(0, 12)}…, ${written.file})`
+    : 'the simple rule sets (no sample policy found)';
+  return {
+    line:
+      `in the hub, signing its reviews with DATA/hub/${VALIDATOR_KEY_FILE}: ${policy}; sample grid ${grid.name} ` +
+      `(${grid.buses.length} buses, ${grid.lines.length} lines): homes sit on buses ${buses.join(', ')} in turn, region ${regionOf(grid)}`,
+    region: regionOf(grid),
+    busOf: (n) => buses[(n - 1) % buses.length] ?? 'A',
+    ...(written ? { policyFile: written.file } : {}),
+  };
+}
+
+/** What a household may export or import, W: its PV's peak, plus the battery's inverter. */
+function capacityOf(n: number): number {
+  const p = homeProfile(n);
+  return Math.max(1000, p.pvPeakW + (p.batteryWh > 0 ? 5000 : 0));
 }
 
 export class Neighbourhood {
@@ -114,6 +141,10 @@ export class Neighbourhood {
   private allProofsAnnounced = false;
   private plan: TradePlan = { contracts: [], orders: [] };
   private planFor = -1;
+  /** The start of the last window planned: each window is planned once. */
+  private plannedWindow = -1;
+  /** Submissions run one after another, off the status tick. */
+  private submitting: Promise<void> = Promise.resolve();
   private stopping: Promise<void> | undefined;
   /** Each gateway's last chain seq in the ledger when this run began (-1: none). */
   private readonly headAtStart = new Map<string, number>();
@@ -126,6 +157,9 @@ export class Neighbourhood {
     readonly state: DemoState,
     readonly validator: ValidatorSample,
     readonly operatorTokenFile: string,
+    readonly login: { user: string; password: string; file: string },
+    readonly trading: Trading,
+    readonly terms: DemoTerms,
     private readonly out: StatusLine,
     private readonly log: Logger,
     private readonly startVirtualMs: number,
@@ -171,9 +205,19 @@ export class Neighbourhood {
     const clock = demoClock(o.speed, state.lastVirtualMs, realNow);
     const tokenFile = path.join(o.dataDir, 'operator-token');
     const token = operatorToken(tokenFile);
+    const terms = demoTerms(settlementMinutes * 60_000);
+    const validator = loadValidatorSample(packageRoot(), o.dataDir, terms);
+    const hubDir = path.join(o.dataDir, 'hub');
+    // The hub would make the validator key on its first start; the dashboard must know its public
+    // key before, to trust the decisions signed with it.
+    const { key: validatorKey } = loadOrCreateValidatorKey(path.join(hubDir, VALIDATOR_KEY_FILE));
+    const loginFile = path.join(o.dataDir, LOGIN_FILE);
+    const login: DashboardLogin = dashboardLogin(loginFile);
+    const timing = homeTiming(o.speed, settlementMinutes, o.homes);
+    const market = demoMarketRules(terms);
 
     const hub = await Hub.start({
-      dataDir: path.join(o.dataDir, 'hub'),
+      dataDir: hubDir,
       checkpointEvery: 256,
       checkpointIntervalMs: 1000,
       gapWaitMs: 30_000,
@@ -185,12 +229,21 @@ export class Neighbourhood {
       tokenTtlMs: 15 * 60_000,
       maxEnrolFailures: 10,
       enrolFailureWindowMs: 600_000,
+      dashboard: await dashboardConfig(login, validatorKey.publicKey, CURRENCY),
+      engine: {
+        currency: CURRENCY,
+        // Late proofs: an agent signs an interval's proof up to lateReadingSeconds after its end,
+        // and delivering it takes a few real seconds; never longer than one interval.
+        settlementGraceMs: Math.min(terms.periodMs, (timing.lateReadingSeconds + 5 * o.speed) * 1000),
+        ...(validator.policyFile ? { validatorPolicyFile: validator.policyFile } : {}),
+        market,
+        clock: () => clock.now(),
+        tickMs: 200,
+      },
       log: log.child({ part: 'hub' }),
     });
     const homes: SimulatedHome[] = [];
     try {
-      const validator = loadValidatorSample(packageRoot());
-      const timing = homeTiming(o.speed, settlementMinutes, o.homes);
       // A few at a time: each enrolment and Modbus discovery is a burst of work.
       for (let first = 1; first <= o.homes; first += 8) {
         const batch = [];
@@ -215,7 +268,39 @@ export class Neighbourhood {
         const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
         if (failed) throw failed.reason;
       }
-      return new Neighbourhood(o, hub, homes, clock, state, validator, tokenFile, out, log, clock.now());
+      const trading = new Trading({
+        hubUrl: hub.httpUrl,
+        operatorToken: token,
+        region: validator.region,
+        terms,
+        market: true,
+        now: () => clock.now(),
+        log: log.child({ part: 'trading' }),
+      });
+      await trading.register(
+        homes.map((h) => ({
+          site: h.site,
+          gw: h.gatewayId,
+          bus: validator.busOf(h.n),
+          capacityW: capacityOf(h.n),
+          stateDir: path.join(o.dataDir, 'homes', h.site, 'state'),
+        })),
+      );
+      return new Neighbourhood(
+        o,
+        hub,
+        homes,
+        clock,
+        state,
+        validator,
+        tokenFile,
+        { ...login, file: loginFile },
+        trading,
+        terms,
+        out,
+        log,
+        clock.now(),
+      );
     } catch (err) {
       await Promise.allSettled(homes.map((h) => h.stop()));
       await hub.stop();
@@ -272,8 +357,23 @@ export class Neighbourhood {
     return typeof seq === 'number' && seq > (this.headAtStart.get(h.gatewayId) ?? -1);
   }
 
+  /** Contracts by status, from the engine's fold of the ledger. */
+  contractCounts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const rec of Object.values(this.hub.engine?.ledgerState.contracts ?? {}))
+      counts[rec.status] = (counts[rec.status] ?? 0) + 1;
+    return counts;
+  }
+
   private contractsText(): string {
-    return `not wired yet (plan: ${this.plan.contracts.length} bilateral, ${this.plan.orders.length} orders; 0 settled)`;
+    const c = this.contractCounts();
+    const n = (...s: string[]) => s.reduce((a, k) => a + (c[k] ?? 0), 0);
+    const auctions = this.hub.engine?.marketState.auctions.size ?? 0;
+    return (
+      `${n('settled', 'closed', 'disputed')} settled, ${n('active', 'delivering', 'stopping')} running, ` +
+      `${n('signing', 'proposed', 'approved')} in review, ${n('refused')} refused; ${auctions} auctions cleared ` +
+      `(plan: ${this.plan.contracts.length} bilateral, ${this.plan.orders.length} orders)`
+    );
   }
 
   private tick(): void {
@@ -281,7 +381,8 @@ export class Neighbourhood {
     const interval = Math.floor(now / this.periodMs);
     if (interval !== this.planFor) {
       this.planFor = interval;
-      this.plan = this.planNext(now);
+      const plan = this.planNext(now);
+      if (plan) this.submit(plan);
     }
     const f = this.figures();
     if (!this.allProofsAnnounced && f.homes > 0 && this.homes.every((h) => this.newProofs(h))) {
@@ -295,26 +396,39 @@ export class Neighbourhood {
     this.state.lastVirtualMs = now;
   }
 
-  /** The trades for the next window (two intervals), from each home's expected surplus. */
-  private planNext(now: number): TradePlan {
-    const windowStart = (Math.floor(now / this.periodMs) + 1) * this.periodMs;
+  /** Posts the plan's contracts and orders, after what was posted before. */
+  private submit(plan: TradePlan): void {
+    this.plan = plan;
+    this.submitting = this.submitting
+      .then(() => this.trading.submit(plan))
+      .catch((err: unknown) =>
+        this.log.error({ event: 'trades-not-submitted', err: (err as Error).message }),
+      );
+  }
+
+  /**
+   * The trades for the next interval, from each home's expected surplus. Its window starts at the
+   * next boundary, or the one after when the next is too close for review and the auction's gate.
+   */
+  private planNext(now: number): TradePlan | undefined {
+    let windowStart = (Math.floor(now / this.periodMs) + 1) * this.periodMs;
+    if (windowStart - now < this.terms.gateClosureLeadMs) windowStart += this.periodMs;
+    if (windowStart <= this.plannedWindow) return undefined;
+    this.plannedWindow = windowStart;
     const forecasts: HomeForecast[] = this.homes.map((h) => ({
       site: h.site,
       gw: h.gatewayId,
       bus: this.validator.busOf(h.n),
-      surplusWh: h.expectedSurplusWh(windowStart, 2 * this.periodMs),
+      surplusWh: h.expectedSurplusWh(windowStart, this.periodMs),
     }));
     const plan = planTrades(forecasts, {
       windowStart,
       intervalMs: this.periodMs,
-      intervals: 2,
+      intervals: 1,
       maxContracts: Math.max(1, Math.floor(this.homes.length / 3)),
       referenceMinorPerKWh: 25,
     });
-    this.log.info(
-      { event: 'trade-plan', windowStart, ...plan },
-      'trades planned (not submitted: contracts are not wired)',
-    );
+    this.log.info({ event: 'trade-plan', windowStart, ...plan }, 'trades planned');
     return plan;
   }
 
@@ -323,6 +437,8 @@ export class Neighbourhood {
     this.stopping ??= (async () => {
       if (this.statusTimer) clearInterval(this.statusTimer);
       this.out.end();
+      // What is being posted finishes first (the hub still answers).
+      await this.submitting;
       const results = await Promise.allSettled(this.homes.map((h) => h.stop()));
       // Everything received is appended and covered by a signed checkpoint before the hub closes.
       await this.hub.settle();

@@ -40,7 +40,7 @@ function intervalArg(v: string): number {
 export function demoCommand(run: (o: DemoOptions) => Promise<number>): Command {
   const program = new Command('wattproof-demo')
     .description(
-      'Runs a simulated neighbourhood: the hub (embedded broker, SQLite ledger, API), simulated homes on Modbus TCP and a real agent per home, in accelerated time. Ctrl-C stops it; running it again continues the same ledger.',
+      'Runs a simulated neighbourhood: the hub (embedded broker, SQLite ledger, API, contracts engine, validator, auctions, dashboard), simulated homes on Modbus TCP and a real agent per home, and the households trading, in accelerated time. Ctrl-C stops it; running it again continues the same ledger.',
     )
     .version(packageVersion())
     .addOption(
@@ -117,11 +117,11 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     `  hub API      ${n.hub.httpUrl}  (e.g. ${n.hub.httpUrl}/v1/stats, /v1/checkpoint, /v1/keys)`,
     `  operator     bearer token in ${n.operatorTokenFile}`,
     `  MQTT broker  ${n.hub.brokerUrl} (embedded)`,
-    '  dashboard    not wired into the hub yet (hub/web is being finished); nothing to log in to — use the hub API above',
+    `  dashboard    ${n.hub.httpUrl}/ui/  login ${n.login.user} / ${n.login.password}  (kept in ${n.login.file}; metrics ${n.hub.httpUrl}/metrics)`,
     `  validator    ${n.validator.line}`,
     `  time         simulated ${new Date(n.clock.now()).toISOString()} at ×${o.speed}: ${n.state.settlementMinutes}-minute intervals, ${periodS} s each`,
     `  homes        ${n.homes.length}, each a PV inverter and a grid meter on Modbus TCP${batteries > 0 ? `, ${batteries} with a battery` : ''}; no heat meter (the simulator has no heat device yet)`,
-    '  contracts    not wired into hub ingest and the agents yet: trades are planned each interval (see demo.log), not submitted',
+    `  trading      ${n.trading.participants} households registered (keys in homes/*/state/participant.key), funded by operator credits; each interval bilateral contracts (signed by both) and auction orders (gate ${n.terms.gateClosureLeadMs / 60_000} min before the interval) are posted; settled from the meters' proofs after the window and its grace — ${n.hub.httpUrl}/v1/contracts, /v1/prices`,
     `  verify       ${cli} verify ${n.ledgerFile}   (any time; pin the key with --log-key from ${n.hub.httpUrl}/v1/keys)`,
     `ready: homes=${n.homes.length} hub=${n.hub.httpUrl} data=${o.dataDir} ledger=${n.ledgerFile} speed=${o.speed} interval=${n.state.settlementMinutes}m`,
     'Ctrl-C stops everything; `npm start` again continues this ledger, `npm start -- --fresh` starts over.',
