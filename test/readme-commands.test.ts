@@ -4,10 +4,12 @@
 // test that runs them, and the row is checked against that test's text so a row cannot point at
 // a test that does not do it.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { startDemo } from './support/demo-process.js';
 
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -155,13 +157,17 @@ describe('README commands', () => {
     }
   });
 
-  it('npm install builds what npm start runs (prepare compiles demo/ into dist/demo)', () => {
+  it('npm install builds what npm start runs (prepare compiles demo/ into dist/demo and bundles the dashboard)', () => {
     expect(pkg.scripts.start).toBe('node dist/demo/start.js');
-    expect(pkg.scripts.prepare).toContain('tsconfig.build.json');
-    const build = JSON.parse(readFileSync(path.join(root, 'tsconfig.build.json'), 'utf8')) as {
+    // prepare = build: tsc, then the dashboard's browser bundle (served at /ui/).
+    const prepare = pkg.scripts.prepare ?? '';
+    const build = prepare.includes('npm run build') ? (pkg.scripts.build ?? '') : prepare;
+    expect(build).toContain('tsconfig.build.json');
+    expect(build).toContain('build:web');
+    const tsconfig = JSON.parse(readFileSync(path.join(root, 'tsconfig.build.json'), 'utf8')) as {
       include: string[];
     };
-    expect(build.include).toContain('demo');
+    expect(tsconfig.include).toContain('demo');
     expect(existsSync(path.join(root, 'dist/demo/start.js'))).toBe(true);
   });
 
@@ -191,7 +197,46 @@ describe('README commands', () => {
     expect((err as { stderr: string }).stderr).toMatch(/--homes must be a whole number 1\.\.500/);
   });
 
-  it.todo(
-    'the dashboard answers at the printed URL (pending: the dashboard plugin is not wired into hub.ts yet)',
-  );
+  it('npm start: the dashboard answers at the printed URL, and the printed login works', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'wattproof-readme-demo-'));
+    const demo = startDemo([
+      '--homes',
+      '1',
+      '--speed',
+      '30',
+      '--interval',
+      '1',
+      '--data',
+      path.join(dir, 'd'),
+    ]);
+    try {
+      const m = await demo.waitForLine(/^ {2}dashboard {4}(\S+\/ui\/) {2}login (\S+) \/ (\S+) /, 30_000);
+      const [, url, user, password] = m as unknown as [string, string, string, string];
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toMatch(/text\/html/);
+      expect(await page.text()).toMatch(/<html[\s\S]*Wattproof/i);
+      const login = (body: unknown) =>
+        fetch(new URL('api/login', url), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      const wrong = await login({ user, password: `${password}x` });
+      expect(wrong.status).toBe(401);
+      const ok = await login({ user, password });
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toMatchObject({ user: 'operator', role: 'operator' });
+      // The session cookie opens the operator's views.
+      const cookie = (ok.headers.get('set-cookie') ?? '').split(';')[0] as string;
+      const session = await fetch(new URL('api/session', url), { headers: { cookie } });
+      expect(session.status).toBe(200);
+    } finally {
+      if (demo.child.exitCode === null) {
+        demo.child.kill('SIGINT');
+        expect(await demo.exited, demo.stderr()).toBe(0);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
