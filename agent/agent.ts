@@ -18,7 +18,7 @@ import { type AgentConfig, settlementPeriodMs } from './config.js';
 import { writeFileAtomic } from './files.js';
 import type { GatewayIdentity } from './identity.js';
 import type { MeterSource } from './meter-source.js';
-import { type MeterEvent, MeterIntervals } from './metering.js';
+import { type MeterEvent, MeterIntervals, type MeterTiming } from './metering.js';
 import type { Outbox } from './outbox.js';
 import { METER_PROOF_TYP, meterProofPayload } from './proof.js';
 import { TelemetryBuffer } from './telemetry.js';
@@ -45,6 +45,7 @@ export interface AgentDeps {
 interface MeterRuntime {
   source: MeterSource;
   pollMs: number;
+  timing: MeterTiming;
   intervals: MeterIntervals;
   identity: MeterIdentity | undefined;
   lastReading: { at: number; importWh: number; exportWh: number; powerW: number | null } | null;
@@ -62,6 +63,7 @@ export interface AgentStatus {
   updatedAt: number;
   running: boolean;
   eventLoopDelayMaxMs: number;
+  storageError: string | null;
   clock: { synchronised: boolean; lastJumpAt: number | null };
   broker: {
     url: string;
@@ -100,6 +102,8 @@ export class Agent {
   private lastJumpAt: number | null = null;
   private cancels: Array<() => void> = [];
   private running = false;
+  /** The last outbox write error, while it lasts (shown by status). */
+  private storageError: string | null = null;
   /** How late timers fire: a busy process reads its meters late. */
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
 
@@ -111,18 +115,17 @@ export class Agent {
       const dc = c.devices.find((x) => x.name === source.name);
       const pollMs = (dc?.pollSeconds ?? 5) * 1000;
       const restored = d.outbox.meterState(source.name);
+      const timing: MeterTiming = {
+        periodMs: this.periodMs,
+        pollMs,
+        lateMs: c.gateway.lateReadingSeconds * 1000,
+        jumpToleranceMs: c.clock.jumpToleranceSeconds * 1000,
+      };
       return {
         source,
         pollMs,
-        intervals: new MeterIntervals(
-          {
-            periodMs: this.periodMs,
-            pollMs,
-            lateMs: c.gateway.lateReadingSeconds * 1000,
-            jumpToleranceMs: c.clock.jumpToleranceSeconds * 1000,
-          },
-          restored,
-        ),
+        timing,
+        intervals: new MeterIntervals(timing, restored),
         identity: undefined,
         lastReading: null,
         lastError: null,
@@ -145,6 +148,7 @@ export class Agent {
       updatedAt: this.d.clock.now(),
       running: this.running,
       eventLoopDelayMaxMs: Math.round(this.loopDelay.max / 1e6),
+      storageError: this.storageError,
       clock: { synchronised: this.synced, lastJumpAt: this.lastJumpAt },
       broker: up
         ? {
@@ -284,32 +288,65 @@ export class Agent {
 
   private async pollOnce(m: MeterRuntime): Promise<void> {
     const { clock, log } = this.d;
+    let r: Awaited<ReturnType<MeterSource['read']>>;
     try {
       if (!m.identity) {
         const info = await m.source.describe();
         m.identity = { id: m.source.name, ...info };
         log.info({ device: m.source.name, ...info }, 'device identified');
       }
-      const r = await m.source.read();
-      const wall = clock.now();
-      const mono = clock.monotonic();
-      m.lastError = null;
-      m.lastReading = { at: wall, ...r.counters, powerW: r.powerW };
-      this.pushTelemetry(m.source.name, wall, r.counters.importWh, r.counters.exportWh, r.powerW);
-      const ev = m.intervals.onSample({
-        wall,
-        mono,
-        synced: this.synced,
-        counters: r.counters,
-        scaleChanged: r.scaleChanged,
-      });
-      this.handle(m, ev);
+      r = await m.source.read();
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       if (m.lastError !== msg) log.warn({ device: m.source.name, err: msg }, 'device read failed');
       m.lastError = msg;
       m.intervals.onError();
+      return;
     }
+    const wall = clock.now();
+    const mono = clock.monotonic();
+    m.lastError = null;
+    m.lastReading = { at: wall, ...r.counters, powerW: r.powerW };
+    this.pushTelemetry(m.source.name, wall, r.counters.importWh, r.counters.exportWh, r.powerW);
+    const ev = m.intervals.onSample({
+      wall,
+      mono,
+      synced: this.synced,
+      counters: r.counters,
+      scaleChanged: r.scaleChanged,
+    });
+    try {
+      this.handle(m, ev);
+      this.storageError = null;
+    } catch (err) {
+      this.storageFailed(m, err);
+    }
+  }
+
+  /**
+   * The outbox could not store (a full disk, a broken database). Nothing was signed into the
+   * chain, so the meter goes back to what is stored, as after a restart: the interval is closed
+   * later if the disk recovers within lateReadingSeconds, and is otherwise left unproven with the
+   * next proof flagged. Reported as a storage problem: the devices are fine.
+   */
+  private storageFailed(m: MeterRuntime, err: unknown): void {
+    const msg = err instanceof Error ? err.message : String(err);
+    const code = (err as { code?: unknown }).code;
+    const full = code === 'SQLITE_FULL' || code === 'ENOSPC' || /full|no space/i.test(msg);
+    if (this.storageError !== msg) {
+      this.d.log.error(
+        { stateDir: this.d.config.gateway.stateDir, code, err: msg },
+        full ? 'cannot store the proof: the disk is full' : 'cannot store the proof in the outbox',
+      );
+    }
+    this.storageError = msg;
+    let restored: ReturnType<Outbox['meterState']>;
+    try {
+      restored = this.d.outbox.meterState(m.source.name);
+    } catch {
+      restored = undefined;
+    }
+    m.intervals = new MeterIntervals(m.timing, restored);
   }
 
   private handle(m: MeterRuntime, ev: MeterEvent): void {

@@ -77,8 +77,16 @@ export async function runAgent(opts: RunOptions): Promise<ExitCode> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   log.info({ signal }, 'stopping');
+  // Every signed message is committed before it is sent, so stopping at any point loses nothing;
+  // this only bounds how long a stuck socket may delay the exit.
+  setTimeout(() => {
+    log.error('stopping took more than 10 s; exiting now (the outbox keeps everything unreceipted)');
+    process.exit(ExitCode.ok);
+  }, 10_000).unref();
   await agent.stop();
   outbox.close();
   await buses.close();
+  // Nothing should be left running; if a library keeps a handle open, do not hang on it.
+  setTimeout(() => process.exit(ExitCode.ok), 1000).unref();
   return ExitCode.ok;
 }

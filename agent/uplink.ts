@@ -152,7 +152,16 @@ export class Uplink {
         );
       });
     }
-    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    // A polite end waits for the broker to acknowledge what is in flight; on a half-dead link
+    // that never comes, so it gets 2 s and then the socket is closed. The outbox keeps anything
+    // unreceipted for the next start.
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => client.end(true, {}, () => resolve()), 2000);
+      client.end(false, {}, () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
   }
 
   /** New messages are in the outbox: send what the window allows. */

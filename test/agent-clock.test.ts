@@ -153,4 +153,82 @@ describe('agent on a clock that starts unsynchronised and then jumps', () => {
     );
     expect(proofs.at(-1)!.flags).toEqual([]);
   });
+
+  it('a full disk is reported as a storage problem, not a device failure, and the chain recovers', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'wattproof-agent-full-'));
+    const config = parseAgentConfig(
+      [
+        `gateway: {stateDir: ${dir}, settlementMinutes: 1}`,
+        "hub: {url: 'mqtt://127.0.0.1:1'}",
+        'devices:',
+        `  - {name: grid, transport: {type: tcp, host: 127.0.0.1, port: ${sim.port}}, unit: 1, kind: sunspec, role: grid, pollSeconds: 5}`,
+        'clock: {syncCheck: assume-synchronised}',
+        'telemetry: {enabled: false}',
+        '',
+      ].join('\n'),
+    );
+    const identity = createIdentity(dir);
+    const outbox = new Outbox(path.join(dir, 'outbox.sqlite'), identity);
+    const buses = new Buses();
+    const clock = new SteppedClock(T0);
+    const logLines: string[] = [];
+    const agent = new Agent({
+      config,
+      identity,
+      clock,
+      clockSync: async () => true,
+      sources: config.devices.map((d) => meterSourceFor(buses, d)),
+      outbox,
+      log: pino({ level: 'info' }, { write: (line: string) => logLines.push(line) }),
+      version: 'test',
+      configHash: 'A'.repeat(43),
+    });
+    await agent.start();
+    const step = async () => {
+      clock.advance(5_000);
+      const at = clock.now();
+      await waitFor(() => agent.status.devices[0]?.lastReading?.at === at, `a reading at ${at}`, 10_000, 5);
+    };
+    try {
+      clock.advance(0);
+      for (let t = 0; t < 150_000; t += 5_000) await step();
+      // The disk fills: SQLite may not grow the file any more (a real SQLITE_FULL from SQLite).
+      const pages = outbox.db.pragma('page_count', { simple: true }) as number;
+      outbox.db.pragma(`max_page_count = ${pages}`);
+      try {
+        for (let i = 0; ; i++) outbox.setMeta(`filler-${i}`, 'x'.repeat(1000));
+      } catch {
+        // full now
+      }
+      for (let t = 0; t < 300_000; t += 5_000) await step();
+      expect(agent.status.storageError).toMatch(/full/i);
+      outbox.db.pragma('max_page_count = 1073741823');
+      for (let t = 0; t < 150_000; t += 5_000) await step();
+    } finally {
+      await agent.stop();
+      await buses.close();
+    }
+    const log = logLines.join('');
+    expect(log).toContain('cannot store the proof: the disk is full');
+    expect(log).not.toContain('device read failed');
+    expect(agent.status.storageError).toBeNull();
+    const proofs = outbox
+      .pending(-1, 100)
+      .map((r) => decodeJwsUnverified(r.jws)!.payload as MeterProof)
+      .sort((a, b) => a.seq - b.seq);
+    outbox.close();
+    expect(proofs.map((p) => p.seq)).toEqual(proofs.map((_, i) => i));
+    expect(proofs.some((p) => p.flags.includes('device-error'))).toBe(false);
+    for (let i = 1; i < proofs.length; i++) {
+      const a = proofs[i - 1]!;
+      const b = proofs[i]!;
+      if (b.interval.start !== a.interval.end) {
+        // A hole while the disk was full: never silent.
+        expect(b.flags).toEqual(expect.arrayContaining(['partial']));
+      } else {
+        expect(b.importWh.start).toBe(a.importWh.end);
+      }
+    }
+    expect(proofs.at(-1)!.flags).toEqual([]);
+  });
 });
