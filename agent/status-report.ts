@@ -24,6 +24,8 @@ export interface StatusReport {
   lastReceipt: AgentStatus['lastReceipt'];
   telemetry: AgentStatus['telemetry'] | null;
   devices: AgentStatus['devices'];
+  /** The last outbox write error while it lasts (a full disk), else null. */
+  storageError: string | null;
 }
 
 function alive(pid: number): boolean {
@@ -95,6 +97,7 @@ export function statusReport(stateDir: string, gatewayId: string, now = Date.now
     lastReceipt,
     telemetry: s?.telemetry ?? null,
     devices: s?.devices ?? [],
+    storageError: running ? (s?.storageError ?? null) : null,
   };
 }
 
