@@ -20,7 +20,7 @@ import { createMessageVerifier, type MessageVerifier } from './crypto/verify-poo
 import { registerEngineApi } from './engine/api.js';
 import { Engine } from './engine/engine.js';
 import { SimpleReviewer } from './engine/reviewer.js';
-import { loadOrCreateValidatorKey } from './engine/validator-key.js';
+import { loadOrCreateValidatorKey, VALIDATOR_KEY_FILE } from './engine/validator-key.js';
 import { Enrolment } from './enrolment/enrol.js';
 import { FailureLimiter } from './enrolment/failure-limiter.js';
 import { EnrollTokens } from './enrolment/tokens.js';
@@ -42,7 +42,7 @@ import { registerDashboard } from './web/plugin.js';
 
 export const LEDGER_FILE = 'ledger.db';
 export const KEY_FILE = 'hub.key';
-export const VALIDATOR_KEY_FILE = 'validator.key';
+export { VALIDATOR_KEY_FILE } from './engine/validator-key.js';
 
 /** The engine that runs contracts, validator reviews and markets on the live ledger. */
 export interface EngineOptions {
@@ -424,14 +424,16 @@ export class Hub {
   }
 
   async stop(): Promise<void> {
+    // Stop taking anything in (HTTP writes, the engine's own entries, MQTT messages) before the
+    // last checkpoint, so that checkpoint covers everything appended.
     this.engine?.stop();
+    this.dashboard?.stop();
+    await this.api.close();
     this.ingest.stop();
     await this.ingest.idle();
     // Cover what was appended last, so its receipts go out before the connection closes.
     this.checkpointer.make();
     this.checkpointer.stop();
-    this.dashboard?.stop();
-    await this.api.close();
     await this.client.endAsync();
     await this.verifier.close();
     await this.embedded?.close();

@@ -14,6 +14,7 @@ import { CONTRACT_TYP, type Contract } from './messages/contract.js';
 import { GAP_NOTE_TYP, type GapNote } from './messages/gap-note.js';
 import { GATEWAY_BINDING_TYP, type GatewayBinding } from './messages/gateway-binding.js';
 import { type ChainFields, MESSAGE_TYPES, verifyMessage } from './messages/index.js';
+import { PARTICIPANT_APPLICATION_TYP } from './messages/participant-application.js';
 
 export const KEYS_FORMAT = 'wattproof-ledger-keys/1';
 
@@ -66,6 +67,8 @@ export interface VerifyExportOptions {
   allowUnknownTypes?: boolean;
   /** The Ed25519 check (default @noble/ed25519; the CLI passes node:crypto for speed). */
   verifySignature?: (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => boolean;
+  /** More keys to trust by id (e.g. the validator's), besides keys.json. */
+  extraKeys?: ReadonlyMap<string, Uint8Array>;
 }
 
 export type FailureWhere = 'keys' | 'entry' | 'checkpoint' | 'log';
@@ -330,11 +333,15 @@ function run(files: LedgerExportFiles, opts: VerifyExportOptions, report: Ledger
   };
   checkCheckpointsAt(0);
 
+  // A participant's key is bound by its own application in the log (self-signed, the id derived
+  // from the key), as a gateway's is by its binding entry; keys.json may list it too.
+  const participants = new Map<string, Uint8Array>();
   const keyFor = (kid: string): Uint8Array | undefined => {
     const kind = idKind(kid);
     if (kind === 'gw') return chains.get(kid)?.key;
     if (kind === 'hub') return kid === hubId ? verifier.publicKey : undefined;
-    return keys.get(kid);
+    if (kind === 'pt' && participants.has(kid)) return participants.get(kid);
+    return keys.get(kid) ?? opts.extraKeys?.get(kid);
   };
 
   for (const [i, text] of lines.entries()) {
@@ -376,7 +383,13 @@ function run(files: LedgerExportFiles, opts: VerifyExportOptions, report: Ledger
         reason: 'typ-kid-mismatch',
         detail: `entry ${i}: typ/kid beside the leaf differ from its JWS header`,
       });
-    checkEntry(e.leaf, i, at, keyFor, opts, chains, hubId, report);
+    const learnt = participantApplicationKey(e.leaf);
+    const entryKeyFor =
+      learnt && keyFor(learnt.id) === undefined
+        ? (kid: string) => (kid === learnt.id ? learnt.key : keyFor(kid))
+        : keyFor;
+    checkEntry(e.leaf, i, at, entryKeyFor, opts, chains, hubId, report);
+    if (learnt && !participants.has(learnt.id)) participants.set(learnt.id, learnt.key);
     acc.append(hash);
     checkCheckpointsAt(i + 1);
   }
@@ -410,6 +423,22 @@ function run(files: LedgerExportFiles, opts: VerifyExportOptions, report: Ledger
   for (const chain of chains.values())
     if (chain.open.size > 0)
       report.warnings.push(`gateway gap still open: seq ${[...chain.open].sort((a, b) => a - b).join(', ')}`);
+}
+
+/** The key a participant application carries, when the leaf is one whose id is that key's. */
+function participantApplicationKey(leaf: string): { id: string; key: Uint8Array } | undefined {
+  const d = decodeJwsUnverified(leaf);
+  if (d?.header.typ !== PARTICIPANT_APPLICATION_TYP) return undefined;
+  const p = d.payload as { participant?: unknown; publicKey?: unknown };
+  if (typeof p.participant !== 'string' || typeof p.publicKey !== 'string') return undefined;
+  try {
+    const key = b64url.decode(p.publicKey);
+    return idMatchesKey(p.participant, key) && p.participant === d.header.kid
+      ? { id: p.participant, key }
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function checkEntry(

@@ -218,10 +218,9 @@ describe('npm start (dist/demo/start.js)', () => {
     }
   }, 60_000);
 
-  // Fails until hub/export's keys.json lists the participants' keys (from their self-signed
-  // applications) and the validator's: the exported-ledger verifier then meets the first
-  // participant-signed entry as kid-unknown. When this starts passing, make it a plain it().
-  it.fails('`wattproof-hub verify` passes on the demo ledger (with participant and validator entries)', async () => {
+  // The verifier learns each participant's key from its self-signed application in the log, and
+  // the validator's from the hub's validator.key beside the ledger; then it folds the state again.
+  it('`wattproof-hub verify` passes on the demo ledger (with participant and validator entries)', async () => {
     const v = await run(process.execPath, [hubCli, 'verify', path.join(data, 'hub', 'ledger.db')]).catch(
       (e: { stdout: string; stderr: string }) => e,
     );
@@ -229,6 +228,7 @@ describe('npm start (dist/demo/start.js)', () => {
     expect(ok, `${v.stdout}${v.stderr}`).not.toBeNull();
     expect(Number(ok?.[2])).toBe(HOMES);
     expect(v.stdout).not.toMatch(/not yet covered/);
+    expect(v.stdout).toMatch(/^state: \d+ participants, \d+ contracts \((\d+) settled\)/m);
   }, 30_000);
 });
 

@@ -28,6 +28,7 @@ import { verifyLedgerExport } from '../protocol/ledger-export.js';
 import {
   EXAMPLE_KEYS,
   type ExampleKey,
+  exampleAuctionResult,
   exampleCommandAck,
   exampleComplaint,
   exampleContractActivation,
@@ -44,6 +45,7 @@ import {
   exampleGatewayBinding,
   exampleGatewayStatus,
   exampleHubStatus,
+  exampleMarketMatch,
   exampleMeterProof,
   exampleOperatorCredit,
   exampleParticipantApplication,
@@ -53,6 +55,7 @@ import {
   exampleValidatorDecision,
 } from '../protocol/messages/examples.js';
 import {
+  AUCTION_RESULT_TYP,
   COMMAND_ACK_TYP,
   COMPLAINT_TYP,
   CONTRACT_ACTIVATION_TYP,
@@ -70,6 +73,7 @@ import {
   GATEWAY_BINDING_TYP,
   GATEWAY_STATUS_TYP,
   HUB_STATUS_TYP,
+  MARKET_MATCH_TYP,
   MESSAGE_TYPES,
   METER_PROOF_TYP,
   type MessageTyp,
@@ -119,6 +123,7 @@ const CT = contractIdOf(
   ),
 );
 const H = b64url.encode(createHash('sha256').update('example').digest());
+const H2 = b64url.encode(createHash('sha256').update('example 2').digest());
 
 function signed(typ: MessageTyp, key: ExampleKey, payload: unknown) {
   const compact = signMessage(typ, key.id, payload as never, key.secretKey);
@@ -157,6 +162,8 @@ function messagesVector() {
       signed(CONTRACT_ACTIVATION_TYP, K.hub, exampleContractActivation(CT)),
       signed(SETTLEMENT_TYP, K.hub, exampleSettlement(CT, H)),
       signed(CONTRACT_CLOSE_TYP, K.hub, exampleContractClose(CT)),
+      signed(AUCTION_RESULT_TYP, K.hub, exampleAuctionResult(H, H2)),
+      signed(MARKET_MATCH_TYP, K.hub, exampleMarketMatch(H, H2, CT)),
       signed(DEREGISTRATION_REQUEST_TYP, K.seller, exampleDeregistrationRequest()),
       signed(DISPUTE_TYP, K.buyer, exampleDispute(CT, [H])),
       signed(COMPLAINT_TYP, K.buyer, exampleComplaint()),

@@ -26,6 +26,9 @@ export class ValidatorKeyError extends Error {
   override name = 'ValidatorKeyError';
 }
 
+/** The validator key's file name in the hub's data folder. */
+export const VALIDATOR_KEY_FILE = 'validator.key';
+
 export function validatorKeyOf(secretKey: Uint8Array): ValidatorKey {
   const publicKey = publicKeyOf(secretKey);
   return { kid: deriveId('val', publicKey), publicKey, secretKey };

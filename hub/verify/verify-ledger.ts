@@ -5,12 +5,19 @@
 // 2. The log rules, by the protocol's own export verifier (the same code as `wattproof-verify`):
 //    every leaf hash, the tree, every checkpoint signature and root, every entry's signature with
 //    the key its kid had at that point, and every gateway chain.
+// 3. The state: the log is folded again from the first entry (participants, accounts, contracts,
+//    settlements, validator decisions), and every entry the hub or the validator signed must follow
+//    from the entries before it: a settlement that the meter proofs do not give, an activation
+//    without the deposits, a second settlement of one contract, each fails here.
 // The first thing that does not hold is named; with an entry index where there is one.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
   b64,
   bytesEqual,
   decodeJwsUnverified,
+  deriveId,
   leafHash,
   MerkleAccumulator,
   messageHash,
@@ -21,12 +28,17 @@ import {
   type LedgerVerifyReport,
   verifyLedgerExport,
 } from '../../protocol/ledger-export.js';
+import { OPERATOR_CREDIT_TYP } from '../../protocol/messages/index.js';
+import { foldLog, type LedgerState, type LogEntry, logEntryFromJws, stateHash } from '../contracts/fold.js';
 import { Ed25519Verifier } from '../crypto/fast-verify.js';
+import { loadValidatorKey, VALIDATOR_KEY_FILE } from '../engine/validator-key.js';
 import { ledgerExportFiles } from '../export/export.js';
 import { prepareDatabaseReadOnly } from '../ledger/schema.js';
 
 export interface LedgerDbReport extends LedgerVerifyReport {
   file: string;
+  /** The state folded from the log: its hash and what it holds. */
+  state?: { hash: string; participants: number; contracts: number; settled: number; notices: number };
 }
 
 interface Row {
@@ -129,8 +141,64 @@ function checkDatabase(db: Database.Database): LedgerFailure | undefined {
   return undefined;
 }
 
+/** Folds the log again; the first hub- or validator-signed entry the fold refuses is a failure. */
+function checkState(db: Database.Database): { state: LedgerState; failure?: LedgerFailure } {
+  const kids = new Map<number, string>();
+  const hubKids = new Set<string>();
+  const validatorKids = new Set<string>();
+  let currency: string | undefined;
+  const entries: LogEntry[] = [];
+  for (const r of db
+    .prepare<[], { idx: number; leaf: string; kid: string; typ: string }>(
+      'SELECT idx, leaf, kid, typ FROM entries ORDER BY idx',
+    )
+    .iterate()) {
+    kids.set(r.idx, r.kid);
+    if (r.kid.startsWith('hub-')) hubKids.add(r.kid);
+    if (r.kid.startsWith('val-')) validatorKids.add(r.kid);
+    const e = logEntryFromJws(r.idx, r.leaf);
+    if (!e) continue; // the log pass names an undecodable leaf
+    // The ledger has one currency, the one its money entered in.
+    if (!currency && r.typ === OPERATOR_CREDIT_TYP) currency = (e.payload as { currency?: string }).currency;
+    entries.push(e);
+  }
+  const state = foldLog(entries, {
+    hubKids: [...hubKids],
+    validatorKids: [...validatorKids],
+    currency: currency ?? 'EUR',
+  });
+  const bad = state.notices.find((n) => {
+    const kid = kids.get(n.index) ?? '';
+    return n.kind === 'refused' && (kid.startsWith('hub-') || kid.startsWith('val-'));
+  });
+  return bad
+    ? {
+        state,
+        failure: fail(
+          'entry',
+          'state',
+          `the ${n2(bad.typ)} signed by ${kids.get(bad.index)} does not follow from the log: ${bad.code}: ${bad.message}`,
+          bad.index,
+        ),
+      }
+    : { state };
+}
+
+const n2 = (typ: string) => typ.replace(/^wattproof\./, '').replace(/\.v\d+$/, '');
+
 /** Verifies a ledger database file; never throws for a broken ledger (only for an unreadable file). */
-export function verifyLedgerFile(file: string, opts: { logKey?: string } = {}): LedgerDbReport {
+export function verifyLedgerFile(
+  file: string,
+  opts: { logKey?: string; validatorKeys?: readonly Uint8Array[] } = {},
+): LedgerDbReport {
+  // The validator's decisions are checked with its key: given, or the hub's own beside the ledger.
+  const extraKeys = new Map<string, Uint8Array>();
+  for (const k of opts.validatorKeys ?? []) extraKeys.set(deriveId('val', k), k);
+  const beside = path.join(path.dirname(file), VALIDATOR_KEY_FILE);
+  if (opts.validatorKeys === undefined && existsSync(beside)) {
+    const k = loadValidatorKey(beside);
+    extraKeys.set(k.kid, k.publicKey);
+  }
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     prepareDatabaseReadOnly(db);
@@ -138,11 +206,26 @@ export function verifyLedgerFile(file: string, opts: { logKey?: string } = {}): 
       const dbFailure = checkDatabase(db);
       const report = verifyLedgerExport(ledgerExportFiles(db), {
         verifySignature: new Ed25519Verifier().verifyBytes,
+        extraKeys,
         ...(opts.logKey ? { logKey: opts.logKey } : {}),
       });
-      const out: LedgerDbReport = { ...report, file };
-      // Name the earliest failing entry of the two passes.
-      const candidates = [dbFailure, report.failure].filter((f): f is LedgerFailure => f !== undefined);
+      const { state, failure: stateFailure } = checkState(db);
+      const contracts = Object.values(state.contracts);
+      const out: LedgerDbReport = {
+        ...report,
+        file,
+        state: {
+          hash: stateHash(state),
+          participants: Object.keys(state.registry.participants).length,
+          contracts: contracts.length,
+          settled: contracts.filter((c) => c.settlement !== null).length,
+          notices: state.notices.length,
+        },
+      };
+      // Name the earliest failing entry of the three passes.
+      const candidates = [dbFailure, report.failure, stateFailure].filter(
+        (f): f is LedgerFailure => f !== undefined,
+      );
       if (candidates.length > 0) {
         const rank = (f: LedgerFailure) =>
           f.where === 'entry' && f.index !== undefined ? f.index : Number.MAX_SAFE_INTEGER;

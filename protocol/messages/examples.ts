@@ -23,6 +23,7 @@ import type { GapNote } from './gap-note.js';
 import type { GatewayBinding } from './gateway-binding.js';
 import type { GatewayStatus } from './gateway-status.js';
 import type { HubStatus } from './hub-status.js';
+import { type AuctionResult, type MarketMatch, matchesHashOf } from './market.js';
 import type { MeterProof } from './meter-proof.js';
 import type { OperatorCredit } from './operator-credit.js';
 import type { ParticipantApplication } from './participant-application.js';
@@ -349,5 +350,38 @@ export function exampleComplaint(about = EXAMPLE_KEYS.seller.id, contract?: stri
     text: 'the seller cancels contracts an hour before delivery, repeatedly',
     evidence: [],
     at: EXAMPLE_T0 + 2 * 86_400_000,
+  };
+}
+
+/** An auction of the example book that cleared one match of 1,000 Wh at 21 minor/kWh. */
+export function exampleAuctionResult(offer: string, bid: string): AuctionResult {
+  return {
+    book: { region: 'north', product: 'energy', energy: 'electricity' },
+    interval: { start: EXAMPLE_T0, end: EXAMPLE_T0 + Q },
+    gateAt: EXAMPLE_T0 - 300_000,
+    lastIndex: 41,
+    rulesHash: hashOf('market rules'),
+    orders: 2,
+    priceMinor: 21,
+    range: { low: 18, high: 24 },
+    volume: 1000,
+    matches: 1,
+    matchesHash: matchesHashOf([{ offer, bid, quantity: 1000 }]),
+    at: EXAMPLE_T0 - 300_000,
+  };
+}
+
+/** The contract the example auction's match makes: the example energy contract, one interval. */
+export function exampleMarketMatch(offer: string, bid: string, contractId: string): MarketMatch {
+  const contract = exampleEnergyContract();
+  return {
+    mode: 'auction',
+    offer,
+    bid,
+    quantity: 1000,
+    priceMinor: 21,
+    contractId,
+    contract,
+    at: EXAMPLE_T0 - 300_000,
   };
 }

@@ -27,6 +27,7 @@ import { GAP_NOTE_TYP, gapNoteSchema } from './gap-note.js';
 import { GATEWAY_BINDING_TYP, gatewayBindingSchema } from './gateway-binding.js';
 import { GATEWAY_STATUS_TYP, gatewayStatusSchema } from './gateway-status.js';
 import { HUB_STATUS_TYP, hubStatusSchema } from './hub-status.js';
+import { AUCTION_RESULT_TYP, auctionResultSchema, MARKET_MATCH_TYP, marketMatchSchema } from './market.js';
 import { METER_PROOF_TYP, meterProofSchema } from './meter-proof.js';
 import { OPERATOR_CREDIT_TYP, operatorCreditSchema } from './operator-credit.js';
 import { ORDER_TYP, orderSchema } from './order.js';
@@ -49,6 +50,7 @@ export * from './gap-note.js';
 export * from './gateway-binding.js';
 export * from './gateway-status.js';
 export * from './hub-status.js';
+export * from './market.js';
 export * from './meter-proof.js';
 export * from './operator-credit.js';
 export * from './order.js';
@@ -91,6 +93,8 @@ export const MESSAGE_TYPES = {
   [PARTICIPANT_APPLICATION_TYP]: info(participantApplicationSchema, 'pt', false, true),
   [CONTRACT_CANCELLATION_TYP]: info(contractCancellationSchema, 'pt', false, true),
   [OPERATOR_CREDIT_TYP]: info(operatorCreditSchema, 'hub', false, true),
+  [AUCTION_RESULT_TYP]: info(auctionResultSchema, 'hub', false, true),
+  [MARKET_MATCH_TYP]: info(marketMatchSchema, 'hub', false, true),
   [CONTRACT_ACTIVATION_TYP]: info(contractActivationSchema, 'hub', false, true),
   [SETTLEMENT_TYP]: info(settlementSchema, 'hub', false, true),
   [CONTRACT_CLOSE_TYP]: info(contractCloseSchema, 'hub', false, true),
