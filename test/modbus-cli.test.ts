@@ -204,8 +204,9 @@ describe('wattproof-sim --rtu and wattproof-agent scan --serial (socat pseudo-te
       '19200',
       '--units',
       '1-4',
+      // Generous for a loaded CI machine: the simulator is another process on the same cores.
       '--timeout',
-      '100',
+      '400',
       '--json',
     ]);
     const devices = JSON.parse(r.stdout) as Array<{ unit: number; base: number; models: number[] }>;
