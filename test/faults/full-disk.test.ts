@@ -125,13 +125,9 @@ describe.skipIf(canMount() !== undefined)('fault: full disk for the agent state 
     }
   }, 180_000);
 
-  // BUG (agent/agent.ts:307-311, the catch around a poll): an outbox write that fails because the
-  // disk is full (SQLITE_FULL from outbox.saveMeterState / appendSigned in handle()) is logged as
-  // "device read failed" for each device, and the next proof is flagged `device-error`, though
-  // every device answered. The operator is sent to the wiring instead of the disk, and the
-  // status file cannot say it either (it lives on the same full disk). It should be logged as a
-  // storage error naming the state dir. Remove `.fails` once fixed.
-  it.fails('a full disk is reported as a storage problem, not as a device failure', () => {
+  // Once a bug: SQLITE_FULL from the outbox was logged as "device read failed" and the next proof
+  // flagged device-error, sending the installer to the wiring instead of the disk.
+  it('a full disk is reported as a storage problem, not as a device failure', () => {
     const lines = fullDiskLog.split('\n').filter((l) => /disk is full/.test(l));
     expect(lines.length).toBeGreaterThan(0);
     for (const l of lines) expect(l).not.toContain('device read failed');
