@@ -1,20 +1,33 @@
 // The agent's composition root: polls each meter at its own interval, feeds the metering core,
 // signs and stores a proof per meter and interval (outbox first, then the uplink), batches
-// telemetry, watches the clock, and writes a status file for `wattproof-agent status`. Every
+// telemetry, watches the clock, watches the contracts the hub sends (signing a fulfilment event
+// per side once a window closes), and writes a status file for `wattproof-agent status`. Every
 // dependency is passed in, so tests run it on a temp dir with a real broker and real devices.
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { signJws } from '../protocol/index.js';
 import {
+  formatIssues,
   GATEWAY_STATUS_TYP,
   type MeterIdentity,
+  type MeterProof,
+  parseMeterProof,
   TELEMETRY_TYP,
   type TelemetrySample,
 } from '../protocol/messages/index.js';
 import type { Clock } from './clock.js';
 import type { ClockSyncCheck } from './clock-sync.js';
 import { type AgentConfig, settlementPeriodMs } from './config.js';
+import {
+  ContractWatcher,
+  type ContractWatcherDeps,
+  ContractWatchStore,
+  DEFAULT_GRACE_MS,
+  enqueueOnOutbox,
+  receiveContract,
+  type WatcherEvent,
+} from './contracts/index.js';
 import { writeFileAtomic } from './files.js';
 import type { GatewayIdentity } from './identity.js';
 import type { MeterSource } from './meter-source.js';
@@ -25,6 +38,31 @@ import { TelemetryBuffer } from './telemetry.js';
 import type { MqttCredentials, Uplink } from './uplink.js';
 
 export const STATUS_FILE = 'status.json';
+/** How long the contract watcher keeps its record of this gateway's proofs (agent clock). */
+const PROOF_RETENTION_MS = 2 * 24 * 3600_000;
+const PRUNE_EVERY_MS = 3600_000;
+
+/**
+ * The contract watcher, with a check that fails (a broken database) logged instead of thrown out
+ * of a timer: the metering goes on, and the next recheck tries again.
+ */
+class GuardedContractWatcher extends ContractWatcher {
+  constructor(
+    deps: ContractWatcherDeps,
+    private readonly onError: (err: unknown) => void,
+  ) {
+    super(deps);
+  }
+
+  override check(): ReturnType<ContractWatcher['check']> {
+    try {
+      return super.check();
+    } catch (err) {
+      this.onError(err);
+      return [];
+    }
+  }
+}
 
 export interface AgentDeps {
   config: AgentConfig;
@@ -34,8 +72,16 @@ export interface AgentDeps {
   sources: MeterSource[];
   outbox: Outbox;
   log: Logger;
-  /** Builds the uplink (tests may leave it out to run offline). */
-  uplink?: (statusJws: (state: 'online' | 'offline', at?: number) => string) => Uplink;
+  /**
+   * Builds the uplink (tests may leave it out to run offline). `onContract` takes the contracts
+   * the hub sends on gw/{id}/cmd/contract; an uplink built without it does not subscribe.
+   */
+  uplink?: (
+    statusJws: (state: 'online' | 'offline', at?: number) => string,
+    onContract: (text: string) => void,
+  ) => Uplink;
+  /** Contract watcher timing (tests); defaults: grace 30 min, recheck 60 s of the agent's clock. */
+  contractWatch?: { graceMs?: number; recheckMs?: number };
   version: string;
   /** base64url SHA-256 of the config file's bytes (for the birth status). */
   configHash: string;
@@ -81,6 +127,7 @@ export interface AgentStatus {
   };
   lastReceipt: { seq: number; index: number; leafHash: string; status: string; at: number } | null;
   telemetry: { buffered: number; dropped: number; sent: number };
+  contracts: { watching: number; received: number; refused: number; eventsSigned: number };
   devices: Array<{
     name: string;
     role: string;
@@ -106,11 +153,23 @@ export class Agent {
   private storageError: string | null = null;
   /** How late timers fire: a busy process reads its meters late. */
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  /**
+   * performance.now() (real ms) when a poll round last finished, failed reads included: the
+   * systemd watchdog pings only while this keeps moving.
+   */
+  lastLoopAt = performance.now();
+  private readonly contractStore: ContractWatchStore;
+  private contractWatcher: GuardedContractWatcher | undefined;
+  private readonly contractStats = { received: 0, refused: 0, eventsSigned: 0 };
+  /** A proof was stored but not recorded for the watcher; catch up from the outbox. */
+  private proofRecordsBehind = false;
 
   constructor(private readonly d: AgentDeps) {
     const c = d.config;
     this.periodMs = settlementPeriodMs(c);
     this.telemetry = new TelemetryBuffer(c.telemetry.bufferSize);
+    // On the outbox's own database: an event is signed, stored and marked in one transaction.
+    this.contractStore = new ContractWatchStore(d.outbox.db);
     this.meters = d.sources.map((source) => {
       const dc = c.devices.find((x) => x.name === source.name);
       const pollMs = (dc?.pollSeconds ?? 5) * 1000;
@@ -166,6 +225,7 @@ export class Agent {
         dropped: this.telemetry.dropped,
         sent: up?.stats.telemetrySent ?? 0,
       },
+      contracts: { watching: this.contractStore.contracts().length, ...this.contractStats },
       devices: this.meters.map((m) => {
         const dc = this.d.config.devices.find((x) => x.name === m.source.name);
         const open = m.intervals.current();
@@ -193,10 +253,18 @@ export class Agent {
       { gatewayId: this.d.identity.gatewayId, synchronised: this.synced, devices: this.meters.length },
       'agent starting',
     );
+    this.lastLoopAt = performance.now();
+    // Proofs stored before a crash, but not yet recorded for the watcher, are still in the outbox
+    // (nothing unsent is ever deleted).
+    this.catchUpProofRecords();
     if (this.d.uplink) {
-      this.uplink = this.d.uplink((state, at) => this.statusJws(state, at));
+      this.uplink = this.d.uplink(
+        (state, at) => this.statusJws(state, at),
+        (text) => this.onContract(text),
+      );
       this.uplink.start();
     }
+    this.startContractWatcher();
     for (const m of this.meters) this.schedulePoll(m, true);
     this.scheduleBoundary();
     const syncLoop = () => {
@@ -222,7 +290,11 @@ export class Agent {
     }
     // The status file is for people: every 2 s of real time, whatever the clock's speed.
     this.writeStatus();
-    const statusTimer = setInterval(() => this.writeStatus(), 2000);
+    const statusTimer = setInterval(() => {
+      // With no devices there is no poll loop; the timer firing is the sign of life.
+      if (this.meters.length === 0) this.lastLoopAt = performance.now();
+      this.writeStatus();
+    }, 2000);
     this.cancels.push(() => clearInterval(statusTimer));
   }
 
@@ -231,6 +303,7 @@ export class Agent {
     if (!this.running) return;
     this.running = false;
     for (const c of this.cancels.splice(0)) c();
+    this.contractWatcher?.stop();
     for (const m of this.meters) m.cancel?.();
     await Promise.all(this.meters.map((m) => m.busy));
     await this.uplink?.stop();
@@ -261,6 +334,7 @@ export class Agent {
     m.cancel = this.d.clock.at(next, () => {
       m.cancel = null;
       void this.poll(m).then(() => {
+        this.lastLoopAt = performance.now();
         if (this.running) this.schedulePoll(m);
       });
     });
@@ -365,16 +439,18 @@ export class Agent {
     }
     if (ev.closed.flags.includes('clock-jump')) this.lastJumpAt = clock.now();
     const identity = m.identity!;
+    let proof: MeterProof | undefined;
     const row = outbox.appendSigned(
       'proof',
-      (link) => ({
-        typ: METER_PROOF_TYP,
-        payload: meterProofPayload(link, identity, ev.closed, clock.now()),
-      }),
+      (link) => {
+        proof = meterProofPayload(link, identity, ev.closed, clock.now());
+        return { typ: METER_PROOF_TYP, payload: proof };
+      },
       clock.now(),
       () => outbox.saveMeterState(m.source.name, ev.next),
     );
     m.proofs++;
+    this.recordProof(row.messageHash, proof);
     log.info(
       {
         device: m.source.name,
@@ -387,6 +463,159 @@ export class Agent {
       'meter proof signed',
     );
     this.uplink?.kick();
+  }
+
+  /**
+   * Remembers a stored proof for the contract watcher. The proof is already safe in the outbox,
+   * so a failure here is not a metering failure: it is logged, and the watcher catches up from
+   * the outbox before its next check.
+   */
+  private recordProof(messageHash: string, proof: MeterProof | undefined): void {
+    if (proof === undefined) return;
+    try {
+      // The parsed proof, as the hub reads it: the signed payload may leave out defaults (energy).
+      const parsed = parseMeterProof(proof);
+      if (!parsed.ok) throw new Error(`the stored proof does not parse: ${formatIssues(parsed.issues)}`);
+      this.contractStore.recordProof(messageHash, parsed.value);
+    } catch (err) {
+      this.proofRecordsBehind = true;
+      this.d.log.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'cannot record the proof for the contract watcher; will catch up from the outbox',
+      );
+    }
+  }
+
+  private catchUpProofRecords(): void {
+    const { outbox, log } = this.d;
+    try {
+      let added = 0;
+      for (let after = -1; ; ) {
+        const rows = outbox.pending(after, 500);
+        const last = rows.at(-1);
+        if (last === undefined) break;
+        added += this.contractStore.recordFromOutbox(rows);
+        after = last.seq;
+      }
+      this.proofRecordsBehind = false;
+      if (added > 0) log.info({ added }, 'recorded outbox proofs for the contract watcher');
+    } catch (err) {
+      this.proofRecordsBehind = true;
+      log.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'cannot read the outbox for proofs',
+      );
+    }
+  }
+
+  /** A contract the hub sent: checked (see contracts/receive.ts for what is and is not) and watched. */
+  private onContract(text: string): void {
+    const { log, identity } = this.d;
+    this.contractStats.received++;
+    const r = receiveContract(text, identity.gatewayId);
+    if (!r.ok) {
+      this.contractStats.refused++;
+      log.warn({ reason: r.reason, refused: this.contractStats.refused }, 'contract refused');
+      return;
+    }
+    const { watched } = r;
+    try {
+      const known = this.contractStore.contracts().some((w) => w.id === watched.id);
+      this.contractStore.addContract(watched);
+      if (!known)
+        log.info(
+          { contract: watched.id, window: watched.contract.window },
+          'watching a contract for its fulfilment events',
+        );
+    } catch (err) {
+      // Not stored: the hub sends active contracts again when it restarts.
+      log.error(
+        { contract: watched.id, err: err instanceof Error ? err.message : String(err) },
+        'cannot store the contract',
+      );
+      return;
+    }
+    // A contract whose window has already closed is decided now, not at the next recheck.
+    this.contractWatcher?.check();
+  }
+
+  private startContractWatcher(): void {
+    const { clock, outbox, identity, log } = this.d;
+    const store = this.contractStore;
+    const watch = this.d.contractWatch ?? {};
+    let lastPrune = Number.NEGATIVE_INFINITY;
+    this.contractWatcher = new GuardedContractWatcher(
+      {
+        gatewayId: identity.gatewayId,
+        clock,
+        contracts: () => {
+          if (this.proofRecordsBehind) this.catchUpProofRecords();
+          const now = clock.now();
+          if (now - lastPrune >= PRUNE_EVERY_MS) {
+            lastPrune = now;
+            this.pruneContractStore(now, watch.graceMs ?? DEFAULT_GRACE_MS);
+          }
+          return store.contracts();
+        },
+        proofsIn: (meters, window) => store.proofsIn(meters, window),
+        alreadySigned: (contract, role) => store.hasSigned(contract, role),
+        signAndEnqueue: enqueueOnOutbox(outbox, store, () => clock.now()),
+        ...(watch.graceMs !== undefined ? { graceMs: watch.graceMs } : {}),
+        ...(watch.recheckMs !== undefined ? { recheckMs: watch.recheckMs } : {}),
+        onEvent: (e: WatcherEvent) => {
+          if (e.kind === 'signed') {
+            this.contractStats.eventsSigned++;
+            log.info(
+              {
+                contract: e.contract,
+                role: e.role,
+                contractedWh: e.body.contractedWh,
+                measuredWh: e.body.measuredWh,
+                outcome: e.body.outcome,
+              },
+              'fulfilment event signed',
+            );
+            this.uplink?.kick();
+          } else {
+            log.error(
+              { contract: e.contract, role: e.role, err: e.error },
+              'cannot sign the fulfilment event',
+            );
+          }
+        },
+      },
+      (err) =>
+        log.error(
+          { err: err instanceof Error ? err.message : String(err) },
+          'contract watcher check failed; retrying at the next recheck',
+        ),
+    );
+    this.contractWatcher.start();
+  }
+
+  /**
+   * Forgets proofs and contracts no watched contract still needs: older than PROOF_RETENTION_MS,
+   * but never a proof inside the window of a contract with a side not yet signed.
+   */
+  private pruneContractStore(now: number, graceMs: number): void {
+    const store = this.contractStore;
+    let cutoff = now - Math.max(PROOF_RETENTION_MS, 2 * graceMs);
+    for (const w of store.contracts()) {
+      const unsigned = (['seller', 'buyer'] as const).some(
+        (role) =>
+          w.contract.deliveryPoints[role].some((p) => p.gw === this.d.identity.gatewayId) &&
+          !store.hasSigned(w.id, role),
+      );
+      if (unsigned) cutoff = Math.min(cutoff, w.contract.window.start);
+    }
+    try {
+      store.prune(cutoff);
+    } catch (err) {
+      this.d.log.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'cannot prune the contract store',
+      );
+    }
   }
 
   private pushTelemetry(

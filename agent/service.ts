@@ -1,7 +1,9 @@
 // `wattproof-agent run`: wires the real clock, devices, outbox, uplink and logger into an Agent,
-// and runs it until SIGTERM or SIGINT. Loaded only by the run command (it pulls in everything).
+// and runs it until SIGTERM or SIGINT, telling systemd (Type=notify) when it is ready, that it is
+// alive while its poll loop makes progress, and when it stops. Loaded only by the run command.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { b64url, sha256 } from '../protocol/index.js';
 import { Agent } from './agent.js';
 import { type Clock, scaledClock, systemClock } from './clock.js';
@@ -14,6 +16,7 @@ import { loadIdentity } from './identity.js';
 import { createLogger } from './log.js';
 import { Buses, meterSourceFor } from './meter-source.js';
 import { OUTBOX_FILE, Outbox } from './outbox.js';
+import { notifyReady, notifyStopping, startWatchdog } from './systemd-notify.js';
 import { Uplink } from './uplink.js';
 import { packageVersion } from './version.js';
 
@@ -59,7 +62,7 @@ export async function runAgent(opts: RunOptions): Promise<ExitCode> {
     version: packageVersion(),
     configHash,
     ...(credentials ? { credentials } : {}),
-    uplink: (statusJws) =>
+    uplink: (statusJws, onContract) =>
       new Uplink({
         hub: config.hub,
         credentials: credentials ?? {},
@@ -69,14 +72,25 @@ export async function runAgent(opts: RunOptions): Promise<ExitCode> {
         statusJws,
         receiptTimeoutMs: config.hub.receiptTimeoutSeconds * 1000,
         now: () => clock.now(),
+        onContract,
       }),
   });
   await agent.start();
+  void notifyReady(`polling ${sources.length} device(s) as ${identity.gatewayId}`);
+  // Alive = a poll round finished recently (failed reads count: a dead meter is not a hung agent).
+  // A round comes every poll interval (real time, so divided by an accelerated clock's scale);
+  // allow two of the longest, and never less than a minute.
+  const scale = opts.timeScale !== undefined ? Number(opts.timeScale) : 1;
+  const longestPollMs = Math.max(0, ...config.devices.map((d) => (d.pollSeconds ?? 5) * 1000)) / scale;
+  const stalledAfterMs = Math.max(60_000, 2 * longestPollMs);
+  const stopWatchdog = startWatchdog(() => performance.now() - agent.lastLoopAt < stalledAfterMs);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   log.info({ signal }, 'stopping');
+  stopWatchdog();
+  void notifyStopping();
   // Every signed message is committed before it is sent, so stopping at any point loses nothing;
   // this only bounds how long a stuck socket may delay the exit.
   setTimeout(() => {

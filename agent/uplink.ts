@@ -32,6 +32,8 @@ export interface UplinkOptions {
   receiptTimeoutMs?: number;
   /** Wall clock for receipt timestamps. */
   now: () => number;
+  /** A contract the hub sent on gw/{id}/cmd/contract (UTF-8 text, unchecked). */
+  onContract?: (text: string) => void;
 }
 
 export interface UplinkStats {
@@ -208,6 +210,10 @@ export class Uplink {
     client.subscribe(subscriptions.receipts(this.o.gatewayId), { qos: 1 }, (err) => {
       if (err) this.o.log.error({ err: err.message }, 'subscribing to receipts failed');
     });
+    if (this.o.onContract)
+      client.subscribe(topics.command(this.o.gatewayId, 'contract'), { qos: 1 }, (err) => {
+        if (err) this.o.log.error({ err: err.message }, 'subscribing to contracts failed');
+      });
     client.publish(topics.gatewayStatus(this.o.gatewayId), this.o.statusJws('online', this.connectionAt), {
       qos: 1,
       retain: true,
@@ -269,6 +275,10 @@ export class Uplink {
   }
 
   private onMessage(topic: string, payload: Buffer): void {
+    if (topic === topics.command(this.o.gatewayId, 'contract')) {
+      this.o.onContract?.(payload.toString('utf8'));
+      return;
+    }
     if (topic !== topics.receipt(this.o.gatewayId)) return;
     let json: unknown;
     try {
