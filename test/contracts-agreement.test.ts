@@ -1,10 +1,7 @@
-// The agent's contract watcher and the hub's fold count proofs by one rule, written twice because
-// agent and hub may not import each other. Here they meet: the files are the same rule, and for
+// The agent's contract watcher and the hub's fold count proofs by one rule (protocol/proof-rules.ts,
+// which both may import). Here they meet: both use that rule, and for
 // random proofs (finer and coarser intervals, flags, intervals outside the window, repeats) the
 // event a gateway signs is exactly what the hub finds consistent with the proofs in the log.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildFulfilment, type OwnProof } from '../agent/contracts/watcher-core.js';
@@ -14,14 +11,7 @@ import { K, registeredWorld, SCENARIO_CONFIG, scenarioContract } from '../hub/co
 import { EXAMPLE_T0 } from '../protocol/messages/examples.js';
 import { type FulfilmentEvent, METER_PROOF_FLAGS, type MeterProofFlag } from '../protocol/messages/index.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const Q = 900_000;
-
-const _body = (file: string) =>
-  readFileSync(path.join(root, file), 'utf8')
-    .split('\n')
-    .filter((l) => !l.startsWith('//'))
-    .join('\n');
 
 describe('agent and hub count proofs alike', () => {
   it('agent and hub count by the one rule in protocol/', async () => {
