@@ -2,7 +2,6 @@
 // `inject` for tests). Reads are public: anyone may fetch checkpoints, entries and proofs and check
 // them. Writes need the operator bearer token, except enrolment, which the one-time token
 // authenticates. docs/hub.md lists the endpoints.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { b64url, noteVerifierKey } from '../../protocol/index.js';
@@ -13,6 +12,7 @@ import type { FleetState } from '../ingest/ingest.js';
 import type { HubKey } from '../keys.js';
 import type { Bindings } from '../ledger/bindings.js';
 import { type Entry, type Ledger, MAX_RANGE } from '../ledger/ledger.js';
+import { bearerCheck, HttpError, intParam } from './http.js';
 
 export interface ApiDeps {
   ledger: Ledger;
@@ -42,36 +42,6 @@ export function entryJson(e: Entry): Record<string, unknown> {
   };
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly error: string,
-    detail: string,
-  ) {
-    super(detail);
-  }
-}
-
-/** A non-negative safe integer from a query or path parameter, or a 400 naming it. */
-function intParam(value: unknown, name: string, fallback?: number): number {
-  if (value === undefined || value === '') {
-    if (fallback !== undefined) return fallback;
-    throw new HttpError(400, 'bad-request', `${name}: required, a non-negative integer`);
-  }
-  if (
-    typeof value !== 'string' ||
-    !/^(0|[1-9][0-9]{0,15})$/.test(value) ||
-    !Number.isSafeInteger(Number(value))
-  ) {
-    throw new HttpError(400, 'bad-request', `${name}: must be a non-negative integer`);
-  }
-  return Number(value);
-}
-
-function sha(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest();
-}
-
 export type Api = ReturnType<typeof buildApi>;
 
 export function buildApi(deps: ApiDeps) {
@@ -81,13 +51,10 @@ export function buildApi(deps: ApiDeps) {
     trustProxy: false,
   });
   const { ledger } = deps;
-  const operatorHash = sha(deps.operatorToken);
+  const operatorTokenMatches = bearerCheck(deps.operatorToken);
 
   const requireOperator = async (req: FastifyRequest): Promise<void> => {
-    const header = req.headers.authorization ?? '';
-    const m = /^Bearer (.+)$/.exec(header);
-    // Compare hashes so the comparison is constant-time whatever the lengths.
-    if (!m || !timingSafeEqual(sha(m[1] as string), operatorHash)) {
+    if (!operatorTokenMatches(req.headers.authorization)) {
       throw new HttpError(
         401,
         'operator-token',
@@ -98,7 +65,7 @@ export function buildApi(deps: ApiDeps) {
 
   app.setErrorHandler((err: unknown, _req, reply: FastifyReply) => {
     if (err instanceof HttpError)
-      return reply.code(err.statusCode).send({ error: err.error, detail: err.message });
+      return reply.code(err.statusCode).send({ error: err.code, detail: err.message });
     if (err instanceof RangeError) return reply.code(400).send({ error: 'bad-request', detail: err.message });
     const e = err as { statusCode?: number; message?: string };
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {

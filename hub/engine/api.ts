@@ -2,7 +2,6 @@
 // contracts, cancel and post orders with their own signatures — the signature is the
 // authorisation; the operator credits accounts with the operator bearer token. Reads are public,
 // like the ledger they come from. docs/hub.md, "Contracts, validator and markets at run time".
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type {
   FastifyBaseLogger,
@@ -18,6 +17,7 @@ import {
   ORDER_TYP,
   PARTICIPANT_APPLICATION_TYP,
 } from '../../protocol/messages/index.js';
+import { bearerCheck } from '../api/http.js';
 import { CONTRACT_STATUSES, type ContractRecord } from '../contracts/index.js';
 import { type Engine, EngineError, type EngineReceipt } from './engine.js';
 
@@ -44,10 +44,6 @@ const creditBody = z.strictObject({
 });
 
 const ID = /^[A-Za-z0-9_-]{1,80}$/;
-
-function sha(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest();
-}
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body);
@@ -88,11 +84,9 @@ export async function registerEngineApi<L extends FastifyBaseLogger>(
   deps: EngineApiDeps,
 ): Promise<void> {
   const { engine } = deps;
-  const operatorHash = sha(deps.operatorToken);
+  const operatorTokenMatches = bearerCheck(deps.operatorToken);
   const requireOperator = (req: FastifyRequest): void => {
-    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-    // Compare hashes, so the comparison takes the same time whatever the lengths.
-    if (!m || !timingSafeEqual(sha(m[1] as string), operatorHash))
+    if (!operatorTokenMatches(req.headers.authorization))
       throw new EngineError(
         401,
         'operator-token',

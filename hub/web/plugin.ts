@@ -23,6 +23,7 @@ import {
   type ValidatorDecision,
   verifyMessage,
 } from '../../protocol/messages/index.js';
+import { bearerCheck, HttpError, intParam } from '../api/http.js';
 import { applyEntry, logEntryFromJws } from '../contracts/fold.js';
 import { contractedWhOf } from '../contracts/settlement.js';
 import { FailureLimiter } from '../enrolment/failure-limiter.js';
@@ -55,16 +56,6 @@ export interface RegisterDashboardOptions {
   publicDir?: string;
   /** Bearer token for GET /metrics; open when undefined. */
   metricsToken?: string;
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: string,
-    detail: string,
-  ) {
-    super(detail);
-  }
 }
 
 interface Caller {
@@ -100,20 +91,6 @@ function defaultPublicDir(): string {
   return path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
 }
 
-function intParam(value: unknown, name: string, fallback?: number): number {
-  if (value === undefined || value === '') {
-    if (fallback !== undefined) return fallback;
-    throw new HttpError(400, 'bad-request', `${name}: required, a non-negative integer`);
-  }
-  if (
-    typeof value !== 'string' ||
-    !/^(0|[1-9][0-9]{0,15})$/.test(value) ||
-    !Number.isSafeInteger(Number(value))
-  )
-    throw new HttpError(400, 'bad-request', `${name}: must be a non-negative integer`);
-  return Number(value);
-}
-
 function payloadOf(jws: string): Record<string, unknown> | undefined {
   try {
     const p = JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as unknown;
@@ -130,6 +107,7 @@ export async function registerDashboard<L extends FastifyBaseLogger>(
   opts: RegisterDashboardOptions = {},
 ): Promise<void> {
   const publicDir = opts.publicDir ?? defaultPublicDir();
+  const metricsTokenMatches = opts.metricsToken !== undefined ? bearerCheck(opts.metricsToken) : undefined;
   const streams = new EventStreams(d);
   const loginFailures = new FailureLimiter({ maxFailures: 10, windowMs: 10 * 60_000 });
   const log = d.o.log.child({ part: 'dashboard' });
@@ -546,11 +524,8 @@ export async function registerDashboard<L extends FastifyBaseLogger>(
 
   // Prometheus scrapes without a dashboard session; a bearer token guards it when configured.
   app.get('/metrics', async (req, reply) => {
-    if (opts.metricsToken !== undefined) {
-      const h = req.headers.authorization ?? '';
-      const { createHash, timingSafeEqual } = await import('node:crypto');
-      const sha = (s: string) => createHash('sha256').update(s).digest();
-      if (!h.startsWith('Bearer ') || !timingSafeEqual(sha(h.slice(7)), sha(opts.metricsToken)))
+    if (metricsTokenMatches !== undefined) {
+      if (!metricsTokenMatches(req.headers.authorization))
         return reply
           .code(401)
           .send({ error: 'metrics-token', detail: 'GET /metrics needs the metrics bearer token' });
