@@ -119,4 +119,34 @@ describe('Home physics', () => {
     );
     expect(Math.min(...noons)).toBeLessThan(0.7 * Math.max(...noons));
   });
+
+  it('a setpoint drives the battery within its power limits and state-of-charge window, and counts', () => {
+    const home = new Home({ seed: 3, startMs: MIDSUMMER, batteryWh: 10_000, socStart: 0.5, stepMs: 1000 });
+    home.setBatterySetpoint(3000);
+    expect(home.power.batteryW).toBe(3000);
+    expect(home.power.gridW).toBe(home.power.loadW - home.power.pvW - 3000);
+    const before = home.energy.batteryDischargeWh;
+    home.advanceTo(home.now + 3_600_000);
+    // One hour at 3000 W: 3000 Wh out, and the state of charge fell by 3000 / 0.95 / 10 000.
+    expect(home.energy.batteryDischargeWh - before).toBeCloseTo(3000, 6);
+    expect(home.soc).toBeCloseTo(0.5 - 3000 / 0.95 / 10_000, 6);
+    // Above the 5000 W limit: clipped to it.
+    home.setBatterySetpoint(-9000);
+    expect(home.power.batteryW).toBe(-5000);
+    // Charging until full: the battery stops at socMax and stays there.
+    home.advanceTo(home.now + 3 * 3_600_000);
+    expect(home.soc).toBeCloseTo(1, 6);
+    expect(Math.abs(home.power.batteryW)).toBeLessThanOrEqual(1); // what is left: under 1 W·step
+    expect(home.soc).toBeLessThanOrEqual(1);
+    // Discharging until empty: it stops at socMin.
+    home.setBatterySetpoint(5000);
+    home.advanceTo(home.now + 3 * 3_600_000);
+    expect(home.soc).toBeCloseTo(0.05, 6);
+    expect(Math.abs(home.power.batteryW)).toBeLessThanOrEqual(1);
+    expect(home.soc).toBeGreaterThanOrEqual(0.05);
+    // Released: back to self-consumption (never discharges into the grid by itself).
+    home.setBatterySetpoint(null);
+    expect(home.batterySetpointW).toBeNull();
+    expect(home.power.gridW).toBeGreaterThanOrEqual(0 - Math.max(0, home.power.pvW - home.power.loadW));
+  });
 });

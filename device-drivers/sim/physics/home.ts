@@ -67,6 +67,8 @@ export class Home {
   private t: number;
   private socValue: number;
   private p: HomePower;
+  /** An external battery setpoint, W (+ discharge, − charge), or null: self-consumption. */
+  private setpointW: number | null = null;
   private readonly e: HomeEnergy = {
     pvWh: 0,
     loadWh: 0,
@@ -110,6 +112,23 @@ export class Home {
   /** State of charge, 0..1. */
   get soc(): number {
     return this.socValue;
+  }
+
+  /** The battery setpoint in force, W (+ discharge, − charge), or null when the battery runs itself. */
+  get batterySetpointW(): number | null {
+    return this.setpointW;
+  }
+
+  /**
+   * Puts the battery under external control (a dispatch): from now on it charges or discharges at
+   * `w` (+ discharge, − charge) as far as its power limits and state-of-charge window allow; null
+   * hands it back to self-consumption. Takes effect at once, for the step running now.
+   */
+  setBatterySetpoint(w: number | null): void {
+    if (w !== null && !Number.isFinite(w))
+      throw new RangeError(`battery setpoint must be finite W, got ${w}`);
+    this.setpointW = w === null ? null : Math.round(w);
+    this.p = this.powersAt(this.t, this.stepMs);
   }
 
   /** PV power the panels could give at `tMs` (daylight curve × clouds), W. */
@@ -179,12 +198,14 @@ export class Home {
     if (this.batteryWh > 0 && dtMs > 0) {
       const h = dtMs / HOUR;
       const surplus = pvW - loadW;
-      if (surplus > 0) {
+      // Under a setpoint the battery follows it instead of the home's balance; limits still hold.
+      const want = this.setpointW ?? -surplus;
+      if (want < 0) {
         const room = ((this.socMax - this.socValue) * this.batteryWh) / this.efficiency / h;
-        batteryW = -Math.min(surplus, this.batteryMaxChargeW, Math.floor(room));
+        batteryW = -Math.min(-want, this.batteryMaxChargeW, Math.max(0, Math.floor(room)));
       } else {
         const stock = ((this.socValue - this.socMin) * this.batteryWh * this.efficiency) / h;
-        batteryW = Math.min(-surplus, this.batteryMaxDischargeW, Math.floor(stock));
+        batteryW = Math.min(want, this.batteryMaxDischargeW, Math.max(0, Math.floor(stock)));
       }
       batteryW = Math.max(-this.batteryMaxChargeW, Math.min(this.batteryMaxDischargeW, batteryW)) || 0;
     }
