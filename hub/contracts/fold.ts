@@ -78,7 +78,12 @@ import {
   type SettlementPayload,
 } from './messages.js';
 import { type ProofRecord, proofRecordOf } from './proof-rules.js';
-import { computeSettlement, type IntervalResult, type SettlementComputation } from './settlement.js';
+import {
+  computeSettlement,
+  congestionAdjustmentsOf,
+  type IntervalResult,
+  type SettlementComputation,
+} from './settlement.js';
 
 /** One ledger entry as the fold sees it. */
 export interface LogEntry {
@@ -1137,6 +1142,8 @@ export function planSettlement(state: LedgerState, contractId: string, at: numbe
   const computation = computeSettlement({
     contract: c,
     proofs: rec.proofs,
+    // A congestion decision's adjustments change what the contract owes in its intervals.
+    adjustments: congestionAdjustmentsOf(state.congestion, rec.id, rec.contract as EnergyContract),
     escrow: rec.escrow,
     buyerAvailable: accountOf(state.money, c.buyer).available,
   });

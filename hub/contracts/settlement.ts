@@ -24,6 +24,63 @@ export interface SettlementInput {
   escrow: { seller: number; buyer: number };
   /** The buyer's available (not escrowed) balance, minor units. */
   buyerAvailable: number;
+  /** Congestion adjustments of this contract (congestionAdjustmentsOf); none when absent. */
+  adjustments?: readonly QuantityAdjustment[];
+}
+
+/**
+ * A congestion decision's change to the contract in one congestion interval: the energy the
+ * contract carried there (`fromWh`, as the congestion request counted it) and the energy it may
+ * deliver there after the adjustment (`toWh`).
+ */
+export interface QuantityAdjustment {
+  start: number;
+  end: number;
+  fromWh: number;
+  toWh: number;
+}
+
+/** A congestion decision as the fold records it (CongestionRecord's fields used here). */
+export interface CongestionAdjusting {
+  interval: { start: number; end: number } | null;
+  adjustments: readonly { contract: string; quantityWh: number }[];
+}
+
+/** ceil(a × b / c) exactly: the congestion request's share of a contract in an interval. */
+function mulDivCeil(a: number, b: number, c: number): number {
+  return Number((BigInt(a) * BigInt(b) + BigInt(c) - 1n) / BigInt(c));
+}
+
+/**
+ * The adjustments a contract settles against: for each congestion interval, the latest congestion
+ * decision for that interval rules (a later decision for the same interval replaces an earlier
+ * one, adjusting or not). `fromWh` is the contract's energy in the interval as the congestion
+ * request counts it (ceil(wh × overlap / period), or / window length for a per-window quantity).
+ */
+export function congestionAdjustmentsOf(
+  decisions: readonly CongestionAdjusting[],
+  contractId: string,
+  contract: EnergyContract,
+): QuantityAdjustment[] {
+  const latest = new Map<string, CongestionAdjusting>();
+  for (const d of decisions) if (d.interval !== null) latest.set(`${d.interval.start}/${d.interval.end}`, d);
+  const out: QuantityAdjustment[] = [];
+  const w = contract.window;
+  const per = contract.quantity.per === 'interval' ? contract.settlementPeriodMs : w.end - w.start;
+  for (const d of latest.values()) {
+    const iv = d.interval as { start: number; end: number };
+    const a = d.adjustments.find((x) => x.contract === contractId);
+    if (a === undefined) continue;
+    const overlap = Math.min(w.end, iv.end) - Math.max(w.start, iv.start);
+    if (overlap <= 0) continue;
+    out.push({
+      start: iv.start,
+      end: iv.end,
+      fromWh: mulDivCeil(contract.quantity.wh, overlap, per),
+      toWh: a.quantityWh,
+    });
+  }
+  return out.sort((x, y) => x.start - y.start);
 }
 
 export interface SettlementComputation {
@@ -66,6 +123,10 @@ export function contractedWhOf(contract: EnergyContract): number {
  *    of the buyer's points, matched = min(seller, buyer) (energy must be fed in and taken in the same
  *    interval);
  *  - quantity per interval: delivered = Σ min(matched_i, q); per window: delivered = min(Σ matched_i, q);
+ *  - congestion adjustments (docs/validator.md, "Settlement after a congestion decision"): an
+ *    interval's quantity q_i = q + Σ (toWh − fromWh) of the adjustments inside it (≥ 0), and the
+ *    contracted energy is Σ q_i; per window, q = wh + Σ (toWh − fromWh) (≥ 0), and an interval that
+ *    adjustments cover entirely delivers at most Σ toWh;
  *  - payment = floor(delivered × price / 1000), from the buyer's escrow first, then its balance; what
  *    neither covers is unpaid (a recorded debt, never a negative balance);
  *  - penalty = min(floor(shortfall × penalty / 1000), the seller's escrow), seller → buyer;
@@ -100,7 +161,27 @@ export function computeSettlement(input: SettlementInput): SettlementComputation
   }
 
   const q = contract.quantity.wh;
+  const adjustments = input.adjustments ?? [];
+  // Per settlement interval: the quantity change and, when adjustments cover it entirely, the cap.
+  const change = new Map<number, number>();
+  const cap = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const start = contract.window.start + i * period;
+    const inside = adjustments.filter((a) => a.start >= start && a.end <= start + period);
+    if (inside.length === 0) continue;
+    change.set(
+      i,
+      inside.reduce((sum, a) => sum + a.toWh - a.fromWh, 0),
+    );
+    const covered = inside.reduce((sum, a) => sum + (a.end - a.start), 0);
+    if (covered >= period)
+      cap.set(
+        i,
+        inside.reduce((sum, a) => sum + a.toWh, 0),
+      );
+  }
   const intervals: IntervalResult[] = [];
+  let adjustedContractedWh = 0;
   let sellerExportWh = 0;
   let buyerImportWh = 0;
   let matchedWh = 0;
@@ -109,14 +190,22 @@ export function computeSettlement(input: SettlementInput): SettlementComputation
     const s = sellerSlots.get(i) ?? 0;
     const b = buyerSlots.get(i) ?? 0;
     const matched = Math.min(s, b);
-    const deliveredWh = contract.quantity.per === 'interval' ? Math.min(matched, q) : matched;
+    const qi = Math.max(0, q + (change.get(i) ?? 0));
+    adjustedContractedWh = satAdd(adjustedContractedWh, qi);
+    const deliveredWh =
+      contract.quantity.per === 'interval' ? Math.min(matched, qi) : Math.min(matched, cap.get(i) ?? matched);
     intervals.push({ start, end: start + period, sellerExportWh: s, buyerImportWh: b, deliveredWh });
     sellerExportWh = satAdd(sellerExportWh, s);
     buyerImportWh = satAdd(buyerImportWh, b);
     matchedWh = satAdd(matchedWh, deliveredWh);
   }
 
-  const contractedWh = contractedWhOf(contract);
+  const contractedWh =
+    adjustments.length === 0
+      ? contractedWhOf(contract)
+      : contract.quantity.per === 'interval'
+        ? adjustedContractedWh
+        : Math.max(0, q + [...change.values()].reduce((a, b) => a + b, 0));
   const deliveredWh = Math.min(matchedWh, contractedWh);
   const shortfallWh = contractedWh - deliveredWh;
 
