@@ -57,6 +57,7 @@ import { planAuction, planContinuous } from '../markets/plan.js';
 import { intervalPrices, type PricedContract, pricePublication } from '../markets/prices.js';
 import { gateClosureOf, type MarketRules } from '../markets/rules.js';
 import { ownerOfGateway } from '../participants/registry.js';
+import { contractMessageOf, DELIVERED_STATUSES, gatewaysOf } from './contract-delivery.js';
 import type { Reviewer } from './reviewer.js';
 
 export interface EngineConfig {
@@ -89,6 +90,11 @@ export interface EngineDeps {
   log: Logger;
   /** Called after the engine appended (the checkpointer hooks in here). */
   afterAppend?: () => void;
+  /** Congestion decisions per interval (congestion-step.ts); absent = none. */
+  congestion?: {
+    readonly kid: string;
+    next(state: LedgerState, now: number): { compact: string }[];
+  };
 }
 
 export class EngineError extends Error {
@@ -129,10 +135,14 @@ export class Engine {
   private tickAgain = false;
   private scheduled = false;
   private stopped = true;
+  /** Set by stop(): nothing runs after it, not even a tick already scheduled. */
+  private closed = false;
   /** Contracts whose settlement plan failed for a reason time will not change (logged once). */
   private readonly unsettleable = new Set<string>();
   /** Contracts already sent to their gateways by this process. */
   private readonly sent = new Set<string>();
+  /** The latest birth (status time) each gateway's contracts were re-sent for. */
+  private readonly births = new Map<string, number>();
   /** Price publications in the log: "region/energy" → intervals JSON (to publish only changes). */
   private readonly published = new Map<string, string>();
   /** The latest price publication per "region/energy", with its leaf. */
@@ -142,6 +152,7 @@ export class Engine {
   constructor(private readonly d: EngineDeps) {
     const validatorKids = [...(d.config.validatorKids ?? [])];
     if (d.reviewer && !validatorKids.includes(d.reviewer.kid)) validatorKids.push(d.reviewer.kid);
+    if (d.congestion && !validatorKids.includes(d.congestion.kid)) validatorKids.push(d.congestion.kid);
     this.foldConfig = { hubKids: [d.hubKey.hubId], validatorKids, currency: d.config.currency };
     this.marketConfig = d.config.market ? { rules: d.config.market, hubKids: [d.hubKey.hubId] } : undefined;
   }
@@ -163,6 +174,7 @@ export class Engine {
   /** Folds the whole ledger, re-sends live contracts to their gateways and starts the timer. */
   start(): void {
     this.stopped = false;
+    this.closed = false;
     this.catchUp();
     for (const rec of Object.values(this.state.contracts))
       if (rec.status === 'active' || rec.status === 'delivering') this.sendContract(rec);
@@ -180,6 +192,7 @@ export class Engine {
 
   stop(): void {
     this.stopped = true;
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
@@ -433,6 +446,8 @@ export class Engine {
 
   /** One round of everything due at the clock's time. Never throws. */
   tick(): void {
+    // A tick scheduled (setImmediate) before stop() must not append after the hub's last checkpoint.
+    if (this.closed) return;
     if (this.ticking) {
       this.tickAgain = true;
       return;
@@ -443,6 +458,7 @@ export class Engine {
         this.tickAgain = false;
         this.catchUp();
         this.step('review', () => this.runReviews());
+        this.step('congestion', () => this.runCongestion());
         this.step('market', () => this.runMarket());
         this.step('activation', () => this.runActivations());
         this.step('settlement', () => this.runSettlements());
@@ -478,6 +494,21 @@ export class Engine {
         this.reviewedAt = this.state.size;
         return;
       }
+    }
+  }
+
+  /** Appends the validator's congestion decisions (and the stops they lead to) until none are due. */
+  runCongestion(): void {
+    const c = this.d.congestion;
+    if (!c) return;
+    for (let round = 0; round < 1000; round++) {
+      let appended = 0;
+      this.appendEntries(() => {
+        const entries = c.next(this.state, this.d.clock());
+        appended = entries.length;
+        return entries.map((x) => ({ jws: x.compact, typ: VALIDATOR_DECISION_TYP, kid: c.kid }));
+      });
+      if (appended === 0) return;
     }
   }
 
@@ -558,23 +589,30 @@ export class Engine {
   }
 
   /** Sends an active contract to each of its delivery-point gateways (docs/hub.md). */
-  sendContract(rec: ContractRecord): void {
-    if (this.sent.has(rec.id)) return;
-    const signed = this.signedContractOf(rec);
-    if (!signed) return;
-    const text = JSON.stringify(signed);
-    const gws = [
-      ...new Set(
-        [...rec.contract.deliveryPoints.seller, ...rec.contract.deliveryPoints.buyer].map((p) => p.gw),
-      ),
-    ];
+  sendContract(rec: ContractRecord, only?: string): void {
+    if (only === undefined && this.sent.has(rec.id)) return;
+    const text = contractMessageOf(rec, (i) => this.d.ledger.entry(i)?.jws);
+    if (text === undefined) return;
+    const gws = gatewaysOf(rec).filter((gw) => only === undefined || gw === only);
     for (const gw of gws) this.d.publish(topics.command(gw, 'contract'), text, { qos: 1, retain: false });
-    this.sent.add(rec.id);
+    if (only === undefined) this.sent.add(rec.id);
     this.d.log.info({ event: 'contract-sent', contract: rec.id, gateways: gws });
+  }
+
+  /**
+   * A gateway's birth (a verified online status): its active contracts again, since the contract
+   * command is not retained (once per status time, so a retained birth seen twice sends once).
+   */
+  onGatewayBirth(gw: string, at: number): void {
+    if (this.stopped || (this.births.get(gw) ?? -1) >= at) return;
+    this.births.set(gw, at);
+    for (const rec of Object.values(this.state.contracts).sort(byFirstIndex))
+      if (DELIVERED_STATUSES.includes(rec.status) && gatewaysOf(rec).includes(gw)) this.sendContract(rec, gw);
   }
 
   /** The contract as both parties signed it, rebuilt from its two leaves (seller's first). */
   signedContractOf(rec: ContractRecord): SignedContract | undefined {
+    if (rec.market !== undefined) return undefined;
     const { seller, buyer } = rec.signatures;
     if (seller === null || buyer === null) return undefined;
     const a = this.d.ledger.entry(seller);
@@ -723,7 +761,7 @@ export function canActivate(
   config: FoldConfig,
 ): boolean {
   const c = rec.contract;
-  if (rec.status !== 'approved' || c.product !== 'energy') return false;
+  if (rec.status !== 'approved') return false;
   if (now >= c.window.start || c.currency !== config.currency) return false;
   const need = new Map<string, number>();
   for (const side of ['seller', 'buyer'] as const) {
