@@ -30,7 +30,10 @@ export class RegisterBank {
     for (let i = 0; i < values.length; i++) regs.set(address + i, (values[i] ?? 0) & 0xffff);
   }
 
-  /** Lets function 6/16 write holding registers [start, start+count); `onWrite` sees the new values. */
+  /**
+   * Lets function 6/16 write holding registers [start, start+count); `onWrite` sees the new values.
+   * Where grants overlap, the latest one takes the write.
+   */
   allowWrites(start: number, count: number, onWrite: WriteHandler = () => undefined): void {
     this.writable.push({ start, end: start + count, onWrite });
   }
@@ -54,7 +57,8 @@ export class RegisterBank {
 
   write(address: number, values: Uint16Array): void {
     const end = address + values.length;
-    const range = this.writable.find((w) => address >= w.start && end <= w.end);
+    // The latest grant wins: a control layer added over a device's own grants takes its writes.
+    const range = this.writable.findLast((w) => address >= w.start && end <= w.end);
     if (!range) throw new RegisterBankError(2, `holding registers ${address}..${end - 1} are not writable`);
     this.set('holding', address, values);
     range.onWrite(address, values);

@@ -5,6 +5,7 @@ import { createDevice, type DeviceKind, isDeviceKind, type SimDevice } from './d
 import { SimUnits } from './modbus-handler.js';
 import { Home, type HomeOptions } from './physics/home.js';
 import { SimRtuServer } from './rtu-server.js';
+import { attachStorageControls, type StorageDevice } from './storage-control.js';
 import { SimTcpServer } from './tcp-server.js';
 
 export interface UnitSpec {
@@ -71,6 +72,9 @@ export class Simulator {
         unit: spec.unit,
         ...(spec.base !== undefined ? { base: spec.base } : {}),
       });
+      // The battery takes setpoints through its model 124 controls (storage-control.ts).
+      if (spec.kind === 'sunspec-battery')
+        attachStorageControls(device as SimDevice & StorageDevice, this.home, this.clock);
       this.units.add(spec.unit, device);
       this.devices.set(spec.unit, device);
     }
