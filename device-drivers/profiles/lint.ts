@@ -1,6 +1,7 @@
 // The profile linter: what the schema cannot say. Runs over every shipped profile in the tests and
 // over any profile an installer writes (`lintProfileText`).
 import { type Profile, ProfileError, parseProfile } from './loader.js';
+import type { RoleName } from './schema.js';
 
 export interface LintIssue {
   readonly file: string;
@@ -14,6 +15,8 @@ export interface LintIssue {
 /** Types an energy counter may have: wide enough not to wrap within years, and not a code. */
 const COUNTER_TYPES = new Set(['acc32', 'acc64', 'uint32', 'uint64', 'int32', 'int64', 'float32', 'float64']);
 const ENERGY_UNITS = new Set(['Wh', 'VAh', 'varh']);
+/** Volume counters (a gas meter's m³, a heat meter's litres of water) come out in dm³. */
+const VOLUME_UNITS = new Set(['dm3']);
 const NON_NUMERIC = new Set([
   'string',
   'enum16',
@@ -84,8 +87,11 @@ export function lintProfile(profile: Profile): LintIssue[] {
           `${p.name} is a counter but ${def.type} is not an accumulator type (${[...COUNTER_TYPES].join(', ')})`,
         );
       }
-      if (!ENERGY_UNITS.has(def.units ?? '')) {
-        add(`points[${i}].unit`, `${p.name} is a counter, its unit must be energy (Wh, kWh, MWh, varh…)`);
+      if (!ENERGY_UNITS.has(def.units ?? '') && !VOLUME_UNITS.has(def.units ?? '')) {
+        add(
+          `points[${i}].unit`,
+          `${p.name} is a counter, its unit must be energy (Wh, kWh, MWh, varh…) or volume (m3, L)`,
+        );
       }
       if (def.scaleFactor !== undefined) {
         add(
@@ -98,14 +104,39 @@ export function lintProfile(profile: Profile): LintIssue[] {
 
   // Roles.
   const byName = new Map(profile.points.map((p) => [p.name, p]));
-  for (const role of ['importEnergy', 'exportEnergy'] as const) {
+  const counterRole = (role: RoleName, unit: string, what: string) => {
     const name = profile.roles[role];
-    if (name === undefined) continue;
+    if (name === undefined) return;
     const p = byName.get(name);
-    if (p !== undefined && !p.counter) add(`roles.${role}`, `${name} must be a counter (counter: true)`);
+    if (p === undefined) return;
+    if (!p.counter) add(`roles.${role}`, `${name} must be a counter (counter: true)`);
+    else if (p.units !== unit) add(`roles.${role}`, `${name} must count ${what} (it is in ${p.units})`);
+  };
+  counterRole('importEnergy', 'Wh', 'energy: Wh, kWh or MWh');
+  counterRole('exportEnergy', 'Wh', 'energy: Wh, kWh or MWh');
+  counterRole('importVolume', 'dm3', 'volume: m3 or L');
+  counterRole('exportVolume', 'dm3', 'volume: m3 or L');
+  const r = profile.roles;
+  const volumes = r.importVolume !== undefined || r.exportVolume !== undefined;
+  if (volumes && profile.energy !== 'gas') {
+    add(
+      r.importVolume !== undefined ? 'roles.importVolume' : 'roles.exportVolume',
+      'a volume counter stands for energy only for gas: set energy: gas',
+    );
   }
-  if (profile.roles.importEnergy === undefined && profile.roles.exportEnergy === undefined) {
-    add('roles', 'name the import or export energy counter (roles.importEnergy / roles.exportEnergy)');
+  if (volumes && (r.importEnergy !== undefined || r.exportEnergy !== undefined)) {
+    add(
+      'roles',
+      'name energy counters or gas volume counters, not both (the agent would not know which to sign)',
+    );
+  }
+  if (r.importEnergy === undefined && r.exportEnergy === undefined && !volumes) {
+    add(
+      'roles',
+      profile.energy === 'gas'
+        ? 'name the gas counters (roles.importVolume / roles.exportVolume, or roles.importEnergy / roles.exportEnergy)'
+        : 'name the import or export energy counter (roles.importEnergy / roles.exportEnergy)',
+    );
   }
   const unitOf = (role: 'power' | 'soc' | 'pvPower' | 'pvEnergy', want: string) => {
     const name = profile.roles[role];

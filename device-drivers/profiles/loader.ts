@@ -13,6 +13,7 @@ import type { PlannerOptions } from '../planner.js';
 import type { PointDef, PointType } from '../points.js';
 import { ModbusExceptionError, ModbusTimeoutError, type RegisterSource } from '../register-source.js';
 import {
+  type EnergyKind,
   type IdentifyRule,
   type ProfileDocument,
   type ProfilePointDocument,
@@ -39,16 +40,26 @@ export interface Profile extends DeviceDescription {
   readonly models: readonly string[];
   readonly source: string;
   readonly description?: string;
+  /** What the energy counters measure (electricity unless the profile says heat or gas). */
+  readonly energy: EnergyKind;
   /** The file it was loaded from (or the name given to parseProfile). */
   readonly file: string;
-  /** Point names by role: importEnergy, exportEnergy (Wh counters), power (W), soc (%)… */
+  /**
+   * Point names by role: importEnergy, exportEnergy (Wh counters), importVolume, exportVolume (gas
+   * volume counters, dm³), power (W), soc (%)…
+   */
   readonly roles: Readonly<Partial<Record<RoleName, string>>>;
   readonly identify: readonly IdentifyRule[];
   readonly document: ProfileDocument;
 }
 
-/** Larger units the loader turns into the base unit, so counters come out in Wh and power in W. */
+/**
+ * Larger units the loader turns into the base unit, so counters come out in Wh (volume in dm³, that
+ * is litres) and power in W.
+ */
 export const UNIT_PREFIXES: Readonly<Record<string, { unit: string; exp: number }>> = {
+  m3: { unit: 'dm3', exp: 3 },
+  L: { unit: 'dm3', exp: 0 },
   kWh: { unit: 'Wh', exp: 3 },
   MWh: { unit: 'Wh', exp: 6 },
   kW: { unit: 'W', exp: 3 },
@@ -179,6 +190,7 @@ function buildProfile(doc: ProfileDocument, file: string): Profile {
     models: doc.models,
     source: doc.source,
     ...(doc.description !== undefined ? { description: doc.description } : {}),
+    energy: doc.energy ?? 'electricity',
     file,
     roles,
     identify: doc.identify ?? [],

@@ -50,12 +50,22 @@ function point(profile: Profile, name: string): PointDef {
 }
 
 describe('shipped profiles', () => {
-  it('include the Eastron SDM630, SDM120, SDM72D-M and a hybrid inverter with battery', () => {
+  it('include the Eastron SDM630, SDM120, SDM72D-M, a hybrid inverter with battery, a heat meter and a gas pulse counter', () => {
     expect(profiles.map((p) => p.name)).toEqual([
       'eastron-sdm120',
       'eastron-sdm630',
       'eastron-sdm72d-m',
       'huawei-sun2000',
+      'isma-4di-gas',
+      'itron-cf-echo-ii',
+    ]);
+    expect(profiles.map((p) => p.energy)).toEqual([
+      'electricity',
+      'electricity',
+      'electricity',
+      'electricity',
+      'gas',
+      'heat',
     ]);
     expect(findProfile('sdm630').name).toBe('eastron-sdm630');
     expect(() => findProfile('sdm999')).toThrow(
@@ -67,9 +77,14 @@ describe('shipped profiles', () => {
     it(`${p.name} lints clean and names its source document and counters`, () => {
       expect(lintProfile(p)).toEqual([]);
       expect(p.source.length).toBeGreaterThan(10);
-      expect(p.roles.importEnergy).toBeDefined();
-      expect(p.roles.exportEnergy).toBeDefined();
-      expect(point(p, p.roles.importEnergy!)).toMatchObject({ counter: true, units: 'Wh' });
+      if (p.energy === 'gas') {
+        // Gas by volume: the agent turns dm³ into Wh with the installer's calorific value.
+        expect(point(p, p.roles.importVolume!)).toMatchObject({ counter: true, units: 'dm3' });
+        expect(point(p, p.roles.exportVolume!)).toMatchObject({ counter: true, units: 'dm3' });
+      } else {
+        expect(point(p, p.roles.importEnergy!)).toMatchObject({ counter: true, units: 'Wh' });
+        expect(point(p, p.roles.exportEnergy!)).toMatchObject({ counter: true, units: 'Wh' });
+      }
     });
   }
 
@@ -174,6 +189,45 @@ describe('reading through a profile', () => {
   });
 });
 
+describe('heat and gas meters through their profiles', () => {
+  it('reads an Itron CF Echo II heat meter: kWh of heat as exact Wh, power in 0.1 kW steps, temperatures', async () => {
+    const cf = findProfile('cf-echo-ii');
+    expect(cf.energy).toBe('heat');
+    const dev = new SparseDevice();
+    dev.write(3, 0, new Uint16Array(22)); // the card's whole table
+    dev.set(point(cf, 'heat_energy'), 4_321_567); // Wh; the register holds 4321.567 kWh
+    dev.set(point(cf, 'cooling_energy'), 12_000);
+    dev.set(point(cf, 'volume'), 98_765); // litres
+    dev.write(3, 6, encodePoint({ type: 'float32' }, 52)); // 52 × 0.1 kW
+    dev.write(3, 10, encodePoint({ type: 'float32' }, 552)); // 55.2 °C
+    dev.write(3, 12, encodePoint({ type: 'float32' }, 421)); // 42.1 °C
+    const r = await readDevicePoints(dev, 1, cf);
+    expect(r.errors).toEqual([]);
+    expect(r.requests).toBe(1);
+    expect(r.points['heat_energy']).toMatchObject({ unit: 'Wh', integer: 4_321_567 });
+    expect(r.points['cooling_energy']).toMatchObject({ unit: 'Wh', integer: 12_000 });
+    expect(r.points['volume']).toMatchObject({ unit: 'dm3', integer: 98_765 });
+    expect(r.points['heat_power']).toMatchObject({ unit: 'W', value: 5200 });
+    expect(r.points['flow_temperature']?.value).toBeCloseTo(55.2, 5);
+    expect(r.points['return_temperature']?.value).toBeCloseTo(42.1, 5);
+  });
+
+  it('reads the gas pulse counters: 32-bit, low word first, one pulse = 10 dm³', async () => {
+    const gas = findProfile('gas-pulse');
+    expect(gas.energy).toBe('gas');
+    const dev = new SparseDevice();
+    dev.write(4, 0, [0x0301]);
+    dev.write(4, 50, [0b0001]);
+    // 1 234 567 pulses = 0x0012D687, low register first.
+    dev.write(3, 52, [0xd687, 0x0012]);
+    dev.write(3, 54, [0, 0]);
+    const r = await readDevicePoints(dev, 1, gas);
+    expect(r.errors).toEqual([]);
+    expect(r.points['gas_volume_taken']).toMatchObject({ unit: 'dm3', integer: 12_345_670 });
+    expect(r.points['gas_volume_fed_in']).toMatchObject({ unit: 'dm3', integer: 0 });
+  });
+});
+
 describe('identifyProfiles', () => {
   it('matches an SDM630 (most specific first) and a Huawei inverter, and nothing on an empty unit', async () => {
     const sdm = findProfile('eastron-sdm630');
@@ -268,8 +322,9 @@ describe('lintProfile catches', () => {
       ),
     ).toEqual([
       'error points[0].type: imp is a counter but uint16 is not an accumulator type (acc32, acc64, uint32, uint64, int32, int64, float32, float64)',
-      'error points[0].unit: imp is a counter, its unit must be energy (Wh, kWh, MWh, varh…)',
+      'error points[0].unit: imp is a counter, its unit must be energy (Wh, kWh, MWh, varh…) or volume (m3, L)',
       'error points[1].scale: exp is a counter; its scale must be a positive power of ten so Wh stay exact (got 0.5)',
+      'error roles.importEnergy: imp must count energy: Wh, kWh or MWh (it is in W)',
     ]);
   });
   it('an import role that is no counter, missing units, SunSpec-only types, 1-based addresses, past the end', () => {
@@ -294,6 +349,25 @@ describe('lintProfile catches', () => {
     expect(lintProfileText(text, 't.yaml').map((i) => `${i.path}: ${i.message}`)).toEqual([
       'roles: name the import or export energy counter (roles.importEnergy / roles.exportEnergy)',
       'roles.power: p must be in W (it is in var)',
+    ]);
+  });
+  it('volume counters outside gas, energy roles in the wrong unit, and a bad energy kind', () => {
+    const head = 'profile: t\nmanufacturer: T\nmodels: [T]\nsource: a public map\n';
+    const issues = (text: string) =>
+      lintProfileText(`${head}${text}`, 't.yaml').map((i) => `${i.path}: ${i.message}`);
+    const vol = '  - { name: v, address: 0, type: uint32, unit: m3, scale: 0.01, counter: true }\n';
+    expect(issues(`roles: { importVolume: v }\npoints:\n${vol}`)).toEqual([
+      'roles.importVolume: a volume counter stands for energy only for gas: set energy: gas',
+    ]);
+    expect(issues(`energy: gas\nroles: { importVolume: v }\npoints:\n${vol}`)).toEqual([]);
+    expect(issues(`energy: heat\nroles: { importEnergy: v }\npoints:\n${vol}`)).toEqual([
+      'roles.importEnergy: v must count energy: Wh, kWh or MWh (it is in dm3)',
+    ]);
+    expect(issues(`energy: steam\nroles: { importVolume: v }\npoints:\n${vol}`)).toEqual([
+      'energy: energy is one of electricity, heat, gas (absent: electricity)',
+    ]);
+    expect(issues(`energy: gas\npoints:\n${vol}`)).toEqual([
+      'roles: name the gas counters (roles.importVolume / roles.exportVolume, or roles.importEnergy / roles.exportEnergy)',
     ]);
   });
 });

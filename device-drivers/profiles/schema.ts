@@ -72,7 +72,24 @@ const identifyRule = z
 
 const roleName = name.optional();
 
-export const ROLE_NAMES = ['importEnergy', 'exportEnergy', 'power', 'soc', 'pvEnergy', 'pvPower'] as const;
+export const ROLE_NAMES = [
+  'importEnergy',
+  'exportEnergy',
+  'importVolume',
+  'exportVolume',
+  'power',
+  'soc',
+  'pvEnergy',
+  'pvPower',
+] as const;
+
+/**
+ * What a device's energy counters measure. Electricity, heat (Wh of heat from a heat meter's own
+ * energy counter) or gas (Wh, or a volume counter the agent turns into Wh with the calorific value
+ * the installer declares). The same words as the protocol's energy types.
+ */
+export const ENERGY_KINDS = ['electricity', 'heat', 'gas'] as const;
+export type EnergyKind = (typeof ENERGY_KINDS)[number];
 
 export const profileSchema = z.strictObject({
   profile: z
@@ -83,6 +100,10 @@ export const profileSchema = z.strictObject({
   models: z.array(z.string().min(1)).min(1, 'list at least one device model'),
   source: z.string().min(1, 'name the public document the register map comes from'),
   description: z.string().optional(),
+  /** What the energy counters measure; absent means electricity. */
+  energy: z
+    .enum(ENERGY_KINDS, { error: `energy is one of ${ENERGY_KINDS.join(', ')} (absent: electricity)` })
+    .optional(),
   defaults: z
     .strictObject({
       function: fn.optional(),
@@ -101,6 +122,8 @@ export const profileSchema = z.strictObject({
     .strictObject({
       importEnergy: roleName,
       exportEnergy: roleName,
+      importVolume: roleName,
+      exportVolume: roleName,
       power: roleName,
       soc: roleName,
       pvEnergy: roleName,
