@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { dispatchConfigSchema } from './dispatch/config.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/wattproof/agent.yaml';
 
@@ -231,6 +232,26 @@ const logging = z
   )
   .prefault({});
 
+/** host:port on a loopback address only: the figures are for a scraper on the same machine. */
+const LOOPBACK_LISTEN =
+  /^(?:127(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}|localhost|\[::1\]):(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3}|0)$/;
+
+const metrics = z
+  .strictObject(
+    {
+      enabled: z.boolean({ error: 'enabled is true or false' }).default(false),
+      listen: z
+        .string({ error: 'must be text (a loopback address and port)' })
+        .regex(
+          LOOPBACK_LISTEN,
+          'listen is a loopback address and a port 0..65535, e.g. 127.0.0.1:9464 or [::1]:9464 (0 picks a free port)',
+        )
+        .default('127.0.0.1:9464'),
+    },
+    mapping('enabled, listen'),
+  )
+  .prefault({});
+
 export const agentConfigSchema = z
   .strictObject(
     {
@@ -240,8 +261,12 @@ export const agentConfigSchema = z
       clock,
       telemetry,
       logging,
+      dispatch: dispatchConfigSchema(
+        z.discriminatedUnion('type', [tcpTransport, serialTransport], { error: 'transport.type is tcp or serial' }),
+      ),
+      metrics,
     },
-    mapping('the file holds gateway, hub, devices, clock, telemetry, logging'),
+    mapping('the file holds gateway, hub, devices, clock, telemetry, logging, metrics, dispatch'),
   )
   .superRefine((c, ctx) => {
     if (c.gateway.lateReadingSeconds * 2 > c.gateway.settlementMinutes * 60) {

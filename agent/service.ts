@@ -15,6 +15,7 @@ import { ExitCode } from './exit-codes.js';
 import { loadIdentity } from './identity.js';
 import { createLogger } from './log.js';
 import { Buses, meterSourceFor } from './meter-source.js';
+import { PollCounter, serveAgentMetrics } from './metrics/index.js';
 import { OUTBOX_FILE, Outbox } from './outbox.js';
 import { notifyReady, notifyStopping, startWatchdog } from './systemd-notify.js';
 import { Uplink } from './uplink.js';
@@ -49,7 +50,8 @@ export async function runAgent(opts: RunOptions): Promise<ExitCode> {
   }
   const outbox = new Outbox(path.join(config.gateway.stateDir, OUTBOX_FILE), identity);
   const buses = new Buses();
-  const sources = config.devices.map((d) => meterSourceFor(buses, d));
+  const polls = new PollCounter();
+  const sources = config.devices.map((d) => polls.wrap(meterSourceFor(buses, d)));
   const configHash = b64url.encode(sha256(readFileSync(configFile)));
   const agent = new Agent({
     config,
@@ -76,6 +78,7 @@ export async function runAgent(opts: RunOptions): Promise<ExitCode> {
       }),
   });
   await agent.start();
+  const metrics = await serveAgentMetrics({ config: config.metrics, agent, polls, clock, log });
   void notifyReady(`polling ${sources.length} device(s) as ${identity.gatewayId}`);
   // Alive = a poll round finished recently (failed reads count: a dead meter is not a hung agent).
   // A round comes every poll interval (real time, so divided by an accelerated clock's scale);
@@ -97,6 +100,7 @@ export async function runAgent(opts: RunOptions): Promise<ExitCode> {
     log.error('stopping took more than 10 s; exiting now (the outbox keeps everything unreceipted)');
     process.exit(ExitCode.ok);
   }, 10_000).unref();
+  await metrics?.close();
   await agent.stop();
   outbox.close();
   await buses.close();
