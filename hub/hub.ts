@@ -18,9 +18,11 @@ import { type HubConfig, readSecretFile } from './config.js';
 import { Ed25519Verifier } from './crypto/fast-verify.js';
 import { createMessageVerifier, type MessageVerifier } from './crypto/verify-pool.js';
 import { registerEngineApi } from './engine/api.js';
+import { gatewayBirthOf } from './engine/contract-delivery.js';
 import { Engine } from './engine/engine.js';
 import { SimpleReviewer } from './engine/reviewer.js';
 import { loadOrCreateValidatorKey, VALIDATOR_KEY_FILE } from './engine/validator-key.js';
+import { setUpValidator } from './engine/validator-setup.js';
 import { Enrolment } from './enrolment/enrol.js';
 import { FailureLimiter } from './enrolment/failure-limiter.js';
 import { EnrollTokens } from './enrolment/tokens.js';
@@ -33,8 +35,6 @@ import { Bindings } from './ledger/bindings.js';
 import { Checkpointer } from './ledger/checkpointer.js';
 import { type Entry, Ledger, type StoredCheckpoint } from './ledger/ledger.js';
 import { type MarketRules, marketRules } from './markets/rules.js';
-import { readPolicyFile } from './validator/policy.js';
-import { Validator } from './validator/validator.js';
 import { packageVersion } from './version.js';
 import type { DashboardConfig } from './web/config.js';
 import { createDashboard, type Dashboard } from './web/dashboard.js';
@@ -50,6 +50,11 @@ export interface EngineOptions {
   settlementGraceMs: number;
   /** The validator's policy file; absent: the simple rule sets. */
   validatorPolicyFile?: string;
+  /** The grid model file, for congestion decisions (engine.gridModelFile). */
+  gridModelFile?: string;
+  /** Congestion interval and lead time, ms (default 15 min and 1 h). */
+  congestionPeriodMs?: number;
+  congestionLeadMs?: number;
   market?: MarketRules;
   /** The engine's clock (the demo runs accelerated time); default Date.now. */
   clock?: () => number;
@@ -134,6 +139,9 @@ export function hubOptionsFromConfig(c: HubConfig, log: Logger): HubOptions {
       currency: c.engine.currency,
       settlementGraceMs: c.engine.settlementGraceSeconds * 1000,
       ...(c.engine.validatorPolicyFile ? { validatorPolicyFile: c.engine.validatorPolicyFile } : {}),
+      ...(c.engine.gridModelFile ? { gridModelFile: c.engine.gridModelFile } : {}),
+      congestionPeriodMs: c.engine.congestionPeriodSeconds * 1000,
+      congestionLeadMs: c.engine.congestionLeadSeconds * 1000,
       ...(c.engine.market ? { market: marketRules(c.engine.market) } : {}),
     },
     ...(c.dashboard?.metrics.bearerToken
@@ -270,13 +278,18 @@ export class Hub {
     if (o.engine) {
       const e = o.engine;
       const { key: validatorKey } = loadOrCreateValidatorKey(path.join(o.dataDir, VALIDATOR_KEY_FILE));
-      const reviewer = e.validatorPolicyFile
-        ? new Validator({
+      const setUp = e.validatorPolicyFile
+        ? await setUpValidator({
             secretKey: validatorKey.secretKey,
-            policy: readPolicyFile(e.validatorPolicyFile),
+            policyFile: e.validatorPolicyFile,
+            ...(e.gridModelFile ? { gridModelFile: e.gridModelFile } : {}),
             currency: e.currency,
+            congestionPeriodMs: e.congestionPeriodMs ?? 900_000,
+            congestionLeadMs: e.congestionLeadMs ?? 3_600_000,
+            log: log.child({ part: 'validator' }),
           })
-        : new SimpleReviewer(validatorKey, e.currency);
+        : undefined;
+      const reviewer = setUp?.validator ?? new SimpleReviewer(validatorKey, e.currency);
       engine = new Engine({
         ledger,
         hubKey: key,
@@ -294,6 +307,7 @@ export class Hub {
           }),
         log: log.child({ part: 'engine' }),
         afterAppend: () => checkpointer.afterCommit(),
+        ...(setUp?.congestion ? { congestion: setUp.congestion } : {}),
       });
     }
     const verifier = createMessageVerifier(o.verifyWorkers ?? 0, (err) =>
@@ -347,6 +361,9 @@ export class Hub {
     client.on('message', (topic, payload) => {
       dashboard?.observer.observe(topic, payload);
       if (!topic.endsWith('/telemetry')) ingest.handle(topic, payload);
+      // A gateway's birth: the engine sends it its active contracts again (not retained).
+      const birth = engine && gatewayBirthOf(topic, payload, (gw) => bindings.get(gw)?.publicKey);
+      if (birth) engine?.onGatewayBirth(birth.gw, birth.at);
     });
     await client.subscribeAsync(
       dashboard ? [...INGEST_SUBSCRIPTIONS, 'wattproof/v1/gw/+/telemetry'] : INGEST_SUBSCRIPTIONS,

@@ -19,12 +19,15 @@ import {
   type Contract,
   contractIdOf,
   DEREGISTRATION_REQUEST_TYP,
+  DISPATCH_COMMAND_TYP,
+  DISPATCH_RESPONSE_TYP,
   DISPUTE_TYP,
   type EnergyContract,
   FULFILMENT_TYP,
   type FulfilmentEvent,
   GATEWAY_BINDING_TYP,
   METER_PROOF_TYP,
+  ORDER_TYP,
   parseComplaint,
   parseContract,
   parseDeregistrationRequest,
@@ -38,6 +41,18 @@ import {
   VALIDATOR_DECISION_TYP,
   type ValidatorDecision,
 } from '../../protocol/messages/index.js';
+import {
+  fillOrders,
+  flexibilitySettlement,
+  type MarketAuthorisation,
+  marketContractOf,
+  type OrderRecord,
+  recordDispatchCommand,
+  recordDispatchResponse,
+  recordOrder,
+} from '../markets/contract-fold.js';
+import type { DispatchRecord } from '../markets/flexibility.js';
+import { MARKET_MATCH_TYP } from '../markets/messages.js';
 import {
   applyApplication,
   applyDeregistrationRequest,
@@ -150,6 +165,10 @@ export interface ContractRecord {
   entryHashes: string[];
   /** Every status the contract went through and the entry that caused it. */
   history: { index: number; status: ContractStatus }[];
+  /** A market-made contract: its match entry and the two orders that authorise it (docs/markets.md). */
+  market?: MarketAuthorisation;
+  /** A flexibility contract: the hub's dispatch commands naming it, with the gateways' answers. */
+  dispatches?: DispatchRecord[];
 }
 
 export interface StopRecord {
@@ -231,6 +250,8 @@ export interface LedgerState {
   complaints: Record<string, ComplaintRecord>;
   /** The validator's congestion decisions, in log order. */
   congestion: CongestionRecord[];
+  /** Market orders by message hash, with what market contracts took of each (docs/markets.md). */
+  orders: Record<string, OrderRecord>;
   /** Refusals and notable events, in log order. */
   notices: Notice[];
 }
@@ -245,6 +266,7 @@ export function emptyState(): LedgerState {
     disputes: {},
     complaints: {},
     congestion: [],
+    orders: {},
     notices: [],
   };
 }
@@ -377,9 +399,35 @@ function dispatch(state: LedgerState, e: LogEntry, config: FoldConfig): Dispatch
       return onDispute(state, e);
     case COMPLAINT_TYP:
       return onComplaint(state, e);
+    case ORDER_TYP:
+      return done(fromFold(recordOrder(state.orders, e)));
+    case MARKET_MATCH_TYP:
+      return onMarketMatch(state, e, config);
+    case DISPATCH_COMMAND_TYP:
+      if (!config.hubKids.includes(e.kid)) return done(notHub(e));
+      return done(fromFold(recordDispatchCommand(state, e)));
+    case DISPATCH_RESPONSE_TYP:
+      return done(fromFold(recordDispatchResponse(state, e)));
     default:
       return done({ status: 'ignored' });
   }
+}
+
+function fromFold(v: { ok: boolean; contract?: string; code?: string; message?: string }): EntryOutcome {
+  if (v.ok)
+    return v.contract === undefined ? { status: 'applied' } : { status: 'applied', contract: v.contract };
+  return refuseOutcome(v.code ?? 'refused', v.message ?? '', v.contract);
+}
+
+/** A market match creates its contract as proposed, authorised by its two orders (hub/markets/contract-fold.ts). */
+function onMarketMatch(state: LedgerState, e: LogEntry, config: FoldConfig): Dispatched {
+  if (!config.hubKids.includes(e.kid)) return done(notHub(e));
+  const r = marketContractOf(state, e);
+  if (!r.ok) return done(refuseOutcome(r.code, r.message, r.contract));
+  state.contracts[r.record.id] = r.record;
+  indexContract(state, r.record);
+  fillOrders(state, r.record, r.quantity);
+  return done({ status: 'applied', contract: r.record.id });
 }
 
 function notHub(e: LogEntry) {
@@ -843,6 +891,8 @@ function onContractSignature(state: LedgerState, e: LogEntry): Dispatched {
     indexContract(state, rec);
     return done({ status: 'applied', contract: id });
   }
+  if (existing.market !== undefined)
+    return done(refuseOutcome('market-contract', 'a market-made contract is authorised by its orders', id));
   if (existing.signatures[side] !== null)
     return done(
       refuseOutcome(
@@ -874,8 +924,6 @@ function onActivation(state: LedgerState, e: LogEntry, config: FoldConfig): Disp
     return done(
       refuseOutcome('not-approved', `the contract is ${rec.status}; only an approved one activates`, id),
     );
-  if (c.product !== 'energy')
-    return done(refuseOutcome('product-not-supported', `${c.product} contracts are not settled yet`, id));
   if (a.at >= c.window.start)
     return done(
       refuseOutcome('window-started', 'activation must come before the delivery window starts', id),
@@ -1131,21 +1179,20 @@ export function planSettlement(state: LedgerState, contractId: string, at: numbe
       message: `the contract is ${rec.status}; only an active one settles`,
     };
   const c = settledTermsOf(rec);
-  if (c.product !== 'energy')
-    return {
-      ok: false,
-      code: 'product-not-supported',
-      message: `${c.product} contracts are not settled yet`,
-    };
   if (at < c.window.end)
     return { ok: false, code: 'window-open', message: `the delivery window is open until ${c.window.end}` };
+  const buyerAvailable = accountOf(state.money, c.buyer).available;
+  if (c.product === 'flexibility') {
+    const computation = flexibilitySettlement(rec, c, buyerAvailable);
+    return { ok: true, payload: { contract: rec.id, ...computation.result, at }, computation };
+  }
   const computation = computeSettlement({
     contract: c,
     proofs: rec.proofs,
     // A congestion decision's adjustments change what the contract owes in its intervals.
     adjustments: congestionAdjustmentsOf(state.congestion, rec.id, rec.contract as EnergyContract),
     escrow: rec.escrow,
-    buyerAvailable: accountOf(state.money, c.buyer).available,
+    buyerAvailable,
   });
   return { ok: true, payload: { contract: rec.id, ...computation.result, at }, computation };
 }
