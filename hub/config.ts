@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { SETTLEMENT_PERIODS_MS } from '../protocol/units.js';
 import { marketRulesSchema } from './markets/rules.js';
 import { dashboardConfigSchema } from './web/config.js';
 
@@ -112,6 +113,21 @@ export const hubConfigSchema = z.strictObject({
       settlementGraceSeconds: z.int().min(0).default(1800),
       /** The validator's policy file (YAML); absent: the simple rule sets. */
       validatorPolicyFile: z.string().min(1).optional(),
+      /** The grid model file (YAML, docs/validator.md); needed when the policy manages congestion. */
+      gridModelFile: z.string().min(1).optional(),
+      /** Length of a congestion interval (one congestion decision each), seconds. */
+      congestionPeriodSeconds: z
+        .int()
+        .refine((s) => SETTLEMENT_PERIODS_MS.includes(s * 1000), {
+          message: `must be one of ${SETTLEMENT_PERIODS_MS.map((ms) => ms / 1000).join(', ')} seconds`,
+        })
+        .default(900),
+      /** How long before a congestion interval starts it is decided (and re-decided on change), seconds. */
+      congestionLeadSeconds: z
+        .int()
+        .min(1)
+        .max(7 * 24 * 3600)
+        .default(3600),
       /** Market rules (docs/markets.md); absent: no market. */
       market: marketRulesSchema.optional(),
     })
@@ -159,6 +175,13 @@ export function parseHubConfig(raw: unknown, baseDir: string): HubConfig {
   c.dataDir = abs(c.dataDir);
   if (c.http.operatorTokenFile) c.http.operatorTokenFile = abs(c.http.operatorTokenFile);
   if (c.engine.validatorPolicyFile) c.engine.validatorPolicyFile = abs(c.engine.validatorPolicyFile);
+  if (c.engine.gridModelFile) {
+    if (!c.engine.validatorPolicyFile)
+      throw new ConfigError(
+        'invalid hub config:\n  engine.gridModelFile: needs engine.validatorPolicyFile (the policy says how congestion is managed); add the policy or remove the grid model',
+      );
+    c.engine.gridModelFile = abs(c.engine.gridModelFile);
+  }
   if (c.dashboard?.metrics.bearerTokenFile)
     c.dashboard.metrics.bearerTokenFile = abs(c.dashboard.metrics.bearerTokenFile);
   if (ext) {

@@ -67,6 +67,7 @@ export function congestionRequestFromState(
 }
 
 const MAX_REASONS = 100;
+const byKey = (a: [string, number], b: [string, number]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
 /** The reasons, outcome and adjustments a signed congestion decision carries for these outputs. */
 export function congestionDecisionFields(
@@ -81,6 +82,20 @@ export function congestionDecisionFields(
     reasons.push({
       code: 'congestion-refused',
       message: `${r.contract} loads ${r.lines.map((l) => `${l.line} (${l.ptdfPerMille}‰)`).join(', ')}`,
+    });
+  // The prices of the constraint, published with the decision: per binding line its shadow price,
+  // per bus the congestion component of its price (both per MWh; minor units under congestion
+  // price, policy weight under minimum adjustment).
+  const unit = outputs.method === 'congestion-price' ? 'minor units' : 'weight';
+  for (const [line, mu] of Object.entries(outputs.lineShadowPrices).sort(byKey))
+    reasons.push({
+      code: 'line-shadow-price',
+      message: `line ${line}: shadow price ${mu} ${unit} per MWh (${mu > 0 ? 'from→to' : 'to→from'} limit binds)`,
+    });
+  for (const [bus, c] of Object.entries(outputs.nodalCongestion).sort(byKey))
+    reasons.push({
+      code: 'nodal-congestion-price',
+      message: `bus ${bus}: congestion component ${c} ${unit} per MWh (its price less the slack's)`,
     });
   if (reasons.length > MAX_REASONS) {
     const more = reasons.length - (MAX_REASONS - 1);

@@ -284,7 +284,21 @@ describe('congestion decisions from the folded state', () => {
       outcome: 'adjusted',
       interval,
       adjustments: [{ contract: id, interval, quantityWh: 746 }],
-      reasons: [{ code: 'line-overload', message: 'line 1-3 would carry 2667 W, over its 2000 W limit' }],
+      reasons: [
+        { code: 'line-overload', message: 'line 1-3 would carry 2667 W, over its 2000 W limit' },
+        {
+          code: 'line-shadow-price',
+          message: 'line 1-3: shadow price 1500 weight per MWh (from→to limit binds)',
+        },
+        {
+          code: 'nodal-congestion-price',
+          message: "bus bus-1: congestion component -1000 weight per MWh (its price less the slack's)",
+        },
+        {
+          code: 'nodal-congestion-price',
+          message: "bus bus-2: congestion component -500 weight per MWh (its price less the slack's)",
+        },
+      ],
     });
     expect(c.record.inputs.contracts).toEqual([
       {

@@ -72,11 +72,19 @@ export interface VerifyDecisionsOptions {
 type Expectation =
   | { type: 'exact'; outcome: string; codes: string[]; inputsHash: string; judgementOutcomes?: string[] }
   | { type: 'judgement'; inputsHash: string; requireOutcome?: string }
-  | { type: 'stop'; inputsHash: string; failing: Set<string> }
+  | {
+      type: 'stop';
+      inputsHash: string;
+      failing: Set<string>;
+      /** Whether a recorded, recomputed congestion decision refused the contract (unknown: none recomputed). */
+      congestion: 'refused' | 'not-refused' | 'unknown';
+    }
   | {
       type: 'congestion';
       inputsHash: string;
       fields: Pick<ValidatorDecision, 'outcome' | 'reasons' | 'adjustments'>;
+      /** The contracts the recomputation refuses. */
+      refused: string[];
     }
   | { type: 'skip'; reason: string }
   | { type: 'fail'; reason: string; detail: string };
@@ -84,6 +92,16 @@ type Expectation =
 const codesOf = (rs: readonly Reason[]) => rs.map((r) => r.code).sort();
 const sameCodes = (a: readonly string[], b: readonly string[]) => canonicalJson(a) === canonicalJson(b);
 const RULE_CODES = new Set<string>(CONTRACT_RULE_CODES);
+/** The reason code of a stop that follows a refused congestion decision (hub/engine/congestion-step.ts). */
+export const CONGESTION_REFUSED_CODE = 'congestion-refused';
+
+/** What the verifier learnt from the congestion decisions it recomputed so far. */
+interface CongestionSeen {
+  /** Whether any congestion decision was recomputed (else stops citing congestion are judgements). */
+  recomputed: boolean;
+  /** Contracts a recomputed congestion decision refused. */
+  refused: Set<string>;
+}
 
 /**
  * Recomputes every validator decision of `entries` (the whole log, in leaf order) under the
@@ -126,12 +144,13 @@ export function verifyValidatorDecisions(
   // Pass 2: fold, computing expectations at each cited prefix.
   const state = emptyState();
   const expected = new Map<number, Expectation>();
+  const seen: CongestionSeen = { recomputed: false, refused: new Set() };
   for (const e of entries) {
     for (const i of citing.get(state.size) ?? []) {
       const d = decisions.get(i) as ValidatorDecision;
       expected.set(
         i,
-        expect(state, d, byHash.get(d.policyHash as string) as ValidatorPolicy, gridModel, opts),
+        expect(state, d, byHash.get(d.policyHash as string) as ValidatorPolicy, gridModel, opts, seen),
       );
     }
     citing.delete(state.size);
@@ -143,6 +162,10 @@ export function verifyValidatorDecisions(
     const x = expected.get(e.index);
     if (x === undefined) return fail(e.index, d, 'not-recomputable', 'its state prefix was never reached');
     const verdict = compare(d, x);
+    if (verdict === 'checked' && x.type === 'congestion') {
+      seen.recomputed = true;
+      for (const c of x.refused) seen.refused.add(c);
+    }
     if (verdict === 'checked') report.checked++;
     else if (verdict === 'judgement') report.judgements++;
     else if (verdict === 'skipped')
@@ -159,6 +182,7 @@ function expect(
   policy: ValidatorPolicy,
   gridModel: GridModel | undefined,
   opts: VerifyDecisionsOptions,
+  seen: CongestionSeen,
 ): Expectation {
   const inputsHash = reviewInputsHash(d.kind, d.subject, d.policyHash as string, d.stateSize as number);
   switch (d.kind) {
@@ -206,7 +230,12 @@ function expect(
         mode: 'standing',
         contractId: rec.id,
       });
-      return { type: 'stop', inputsHash, failing: new Set(failing.map((r) => r.code)) };
+      return {
+        type: 'stop',
+        inputsHash,
+        failing: new Set(failing.map((r) => r.code)),
+        congestion: seen.refused.has(d.subject) ? 'refused' : seen.recomputed ? 'not-refused' : 'unknown',
+      };
     }
     case 'dispute':
     case 'complaint':
@@ -230,6 +259,7 @@ function expect(
           type: 'congestion',
           inputsHash: canonicalHashB64url(inputs),
           fields: congestionDecisionFields(outputs, d.interval),
+          refused: outputs.refused.map((r) => r.contract),
         };
       } catch (err) {
         return { type: 'fail', reason: 'recompute-failed', detail: (err as Error).message };
@@ -265,6 +295,14 @@ function compare(d: ValidatorDecision, x: Expectation): Verdict {
         };
       return x.requireOutcome !== undefined ? 'checked' : 'judgement';
     case 'stop': {
+      if (d.reasons.length > 0 && d.reasons.every((r) => r.code === CONGESTION_REFUSED_CODE)) {
+        if (x.congestion === 'refused') return 'checked';
+        if (x.congestion === 'unknown') return 'judgement';
+        return {
+          reason: 'stop-unfounded',
+          detail: `the stop cites ${CONGESTION_REFUSED_CODE}, but no congestion decision before it refused ${d.subject}`,
+        };
+      }
       const cited = d.reasons.map((r) => r.code).filter((c) => RULE_CODES.has(c));
       if (cited.length < d.reasons.length) return 'judgement';
       const holding = cited.filter((c) => !x.failing.has(c));

@@ -1,0 +1,167 @@
+// Congestion decisions at run time (docs/validator.md, "Congestion at run time"). For every
+// congestion interval about to start (start within the lead time), the validator decides the
+// interval from the folded state: once when contracts first flow in it, and again whenever the
+// contracts flowing in it change before it starts (the latest decision for an interval rules).
+// A `refused` decision (congestion price) is followed by a validator stop of each refused
+// contract that is still open, so settlement follows the stop rule; the interval is then decided
+// again on what is left. An `adjusted` decision (minimum adjustment) is recorded by the fold and
+// settlement counts the adjusted quantities.
+//
+// The step only plans signed entries from the state; the engine appends them with its single
+// writer (Engine.runCongestion), so every decision cites the state it was computed from.
+import type { Logger } from 'pino';
+import type { ValidatorDecision } from '../../protocol/messages/index.js';
+import type { CongestionRecord, LedgerState } from '../contracts/fold.js';
+import { canonicalHashB64url } from '../validator/congestion/canonical.js';
+import type { SettlementInterval } from '../validator/congestion/contracts.js';
+import { type CongestionOutputs, congestionInputs, recompute } from '../validator/congestion/decision.js';
+import type { GridModel } from '../validator/congestion/grid-model.js';
+import type { Highs } from '../validator/congestion/lp.js';
+import { congestionRequestFromState } from '../validator/congestion-state.js';
+import type { ValidatorPolicy } from '../validator/policy.js';
+import type { SignedDecision, Validator } from '../validator/validator.js';
+import { CONGESTION_REFUSED_CODE } from '../validator/verify-decisions.js';
+
+/** A contract a refused congestion decision names is stopped while it is in one of these states. */
+const STOPPABLE = new Set(['approved', 'active', 'delivering']);
+
+export interface CongestionStepOptions {
+  /** The validator that signs (its policy has a congestion section). */
+  validator: Validator;
+  gridModel: GridModel;
+  highs: Highs;
+  /** Length of a congestion interval, ms (a protocol settlement period). */
+  periodMs: number;
+  /** How long before an interval starts it is first decided, ms. */
+  leadMs: number;
+  log: Logger;
+}
+
+/** Intervals of `periodMs` (aligned to it) that start within (now, now + leadMs]. */
+export function dueIntervals(now: number, periodMs: number, leadMs: number): SettlementInterval[] {
+  const out: SettlementInterval[] = [];
+  let start = (Math.floor(now / periodMs) + 1) * periodMs;
+  for (; start <= now + leadMs; start += periodMs) out.push({ start, end: start + periodMs });
+  return out;
+}
+
+/** The latest congestion decision the state holds for exactly this interval. */
+export function latestDecisionFor(
+  state: LedgerState,
+  interval: SettlementInterval,
+): CongestionRecord | undefined {
+  for (let i = state.congestion.length - 1; i >= 0; i--) {
+    const d = state.congestion[i] as CongestionRecord;
+    if (d.interval?.start === interval.start && d.interval.end === interval.end) return d;
+  }
+  return undefined;
+}
+
+export class CongestionStep {
+  readonly kid: string;
+  private readonly policy: NonNullable<ValidatorPolicy['congestion']>;
+  /** Interval start → the state size at which it was last found to need nothing. */
+  private readonly settled = new Map<number, number>();
+  /** Outputs by inputs hash (the side table of decisions this process made or recomputed). */
+  private readonly outputs = new Map<string, CongestionOutputs>();
+  /** Inputs hashes no adjustment within the policy could clear (logged once each). */
+  private readonly infeasible = new Set<string>();
+
+  constructor(private readonly o: CongestionStepOptions) {
+    const policy = o.validator.policy.congestion;
+    if (policy === undefined)
+      throw new Error('the validator policy has no congestion section; add one (docs/validator.md)');
+    this.policy = policy;
+    this.kid = o.validator.kid;
+  }
+
+  /**
+   * The next validator entries to append for the state at `now`: one congestion decision, or the
+   * stops of a refused decision's contracts; none when every due interval is decided on the
+   * contracts flowing in it. Append them, fold, and ask again.
+   */
+  next(state: LedgerState, now: number): SignedDecision[] {
+    const { periodMs, leadMs, gridModel, highs, validator, log } = this.o;
+    const due = dueIntervals(now, periodMs, leadMs);
+    for (const start of this.settled.keys()) if (start <= now) this.settled.delete(start);
+    for (const interval of due) {
+      if (this.settled.get(interval.start) === state.size) continue;
+      const { request } = congestionRequestFromState(state, interval, gridModel, this.policy);
+      const latest = latestDecisionFor(state, interval);
+      if (request.contracts.length > 0) {
+        const inputs = congestionInputs(highs, request);
+        const hash = canonicalHashB64url(inputs);
+        if (latest?.inputsHash !== hash) {
+          if (this.infeasible.has(hash)) {
+            this.settled.set(interval.start, state.size);
+            continue;
+          }
+          try {
+            const made = validator.congestion(state, interval, now);
+            if (made !== undefined) {
+              this.remember(made.record.inputsHash, made.record.outputs);
+              log.info(
+                {
+                  event: 'congestion-decision',
+                  interval,
+                  outcome: made.decision.outcome,
+                  contracts: made.record.inputs.contracts.length,
+                  unplaced: made.unplaced,
+                  lineShadowPrices: made.record.outputs.lineShadowPrices,
+                  nodalCongestion: made.record.outputs.nodalCongestion,
+                },
+                'congestion decision for an interval',
+              );
+              return [made];
+            }
+          } catch (err) {
+            this.infeasible.add(hash);
+            log.error(
+              { event: 'congestion-undecidable', interval, inputsHash: hash, err: (err as Error).message },
+              'no congestion decision for the interval; the operator must act (firm contracts or background flows overload a line)',
+            );
+          }
+        } else if (latest.outcome === 'refused') {
+          const outputs = this.outputs.get(hash) ?? recompute(highs, inputs);
+          this.remember(hash, outputs);
+          const stops = this.stopsFor(state, latest, outputs, now);
+          if (stops.length > 0) return stops;
+        }
+      }
+      this.settled.set(interval.start, state.size);
+    }
+    return [];
+  }
+
+  private stopsFor(
+    state: LedgerState,
+    decision: CongestionRecord,
+    outputs: CongestionOutputs,
+    now: number,
+  ): SignedDecision[] {
+    const out: SignedDecision[] = [];
+    const iv = decision.interval as SettlementInterval;
+    for (const r of outputs.refused) {
+      const rec = state.contracts[r.contract];
+      if (rec === undefined || !STOPPABLE.has(rec.status)) continue;
+      const lines = r.lines.map((l) => `${l.line} (${l.ptdfPerMille}‰)`).join(', ');
+      const reasons: ValidatorDecision['reasons'] = [
+        {
+          code: CONGESTION_REFUSED_CODE,
+          message: `refused by the congestion decision at entry ${decision.index} for the interval ${new Date(iv.start).toISOString()}: it loads ${lines}`,
+        },
+      ];
+      out.push(this.o.validator.stop(state, r.contract, reasons, now));
+    }
+    return out;
+  }
+
+  private remember(hash: string, outputs: CongestionOutputs): void {
+    // A handful of intervals are due at a time; keep the recent ones only.
+    if (this.outputs.size >= 64) {
+      const first = this.outputs.keys().next().value;
+      if (first !== undefined) this.outputs.delete(first);
+    }
+    this.outputs.set(hash, outputs);
+  }
+}

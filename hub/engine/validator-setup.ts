@@ -1,0 +1,58 @@
+// The validator the engine runs with, from the hub's configuration: the policy file, and — when
+// the policy manages congestion — the grid model file and HiGHS, with the congestion step. An
+// error names the config key to fix.
+import type { Logger } from 'pino';
+import { type GridModel, readGridModelFile } from '../validator/congestion/grid-model.js';
+import { loadSolver } from '../validator/congestion/lp.js';
+import { readPolicyFile } from '../validator/policy.js';
+import { Validator } from '../validator/validator.js';
+import { CongestionStep } from './congestion-step.js';
+
+export interface ValidatorSetupOptions {
+  secretKey: Uint8Array;
+  /** engine.validatorPolicyFile */
+  policyFile: string;
+  /** engine.gridModelFile */
+  gridModelFile?: string;
+  currency: string;
+  /** engine.congestionPeriodSeconds, in ms. */
+  congestionPeriodMs: number;
+  /** engine.congestionLeadSeconds, in ms. */
+  congestionLeadMs: number;
+  log: Logger;
+}
+
+export class ValidatorSetupError extends Error {
+  override name = 'ValidatorSetupError';
+}
+
+/** Reads the policy (and grid model), loads HiGHS when congestion is managed, builds the step. */
+export async function setUpValidator(
+  o: ValidatorSetupOptions,
+): Promise<{ validator: Validator; congestion?: CongestionStep }> {
+  const policy = readPolicyFile(o.policyFile);
+  let gridModel: GridModel | undefined;
+  if (o.gridModelFile !== undefined) gridModel = readGridModelFile(o.gridModelFile);
+  if (policy.congestion !== undefined && gridModel === undefined)
+    throw new ValidatorSetupError(
+      `engine.gridModelFile: required, because the validator policy ${o.policyFile} has a congestion section; name the grid model file (docs/validator.md, "The grid model file") or remove the policy's congestion section`,
+    );
+  const highs = policy.congestion !== undefined ? await loadSolver() : undefined;
+  const validator = new Validator({
+    secretKey: o.secretKey,
+    policy,
+    currency: o.currency,
+    ...(gridModel ? { gridModel } : {}),
+    ...(highs ? { highs } : {}),
+  });
+  if (policy.congestion === undefined || gridModel === undefined || highs === undefined) return { validator };
+  const congestion = new CongestionStep({
+    validator,
+    gridModel,
+    highs,
+    periodMs: o.congestionPeriodMs,
+    leadMs: o.congestionLeadMs,
+    log: o.log,
+  });
+  return { validator, congestion };
+}
