@@ -30,7 +30,7 @@ import {
 } from './contracts/index.js';
 import { writeFileAtomic } from './files.js';
 import type { GatewayIdentity } from './identity.js';
-import type { MeterSource } from './meter-source.js';
+import type { MeterCarrier, MeterSource } from './meter-source.js';
 import { type MeterEvent, MeterIntervals, type MeterTiming } from './metering.js';
 import type { Outbox } from './outbox.js';
 import { METER_PROOF_TYP, meterProofPayload } from './proof.js';
@@ -94,6 +94,8 @@ interface MeterRuntime {
   timing: MeterTiming;
   intervals: MeterIntervals;
   identity: MeterIdentity | undefined;
+  /** What the meter measures, from its latest reading (absent: electricity). */
+  carrier: MeterCarrier | undefined;
   lastReading: { at: number; importWh: number; exportWh: number; powerW: number | null } | null;
   lastError: string | null;
   proofs: number;
@@ -186,6 +188,7 @@ export class Agent {
         timing,
         intervals: new MeterIntervals(timing, restored),
         identity: undefined,
+        carrier: undefined,
         lastReading: null,
         lastError: null,
         proofs: 0,
@@ -380,6 +383,7 @@ export class Agent {
     const wall = clock.now();
     const mono = clock.monotonic();
     m.lastError = null;
+    m.carrier = r.carrier;
     m.lastReading = { at: wall, ...r.counters, powerW: r.powerW };
     this.pushTelemetry(m.source.name, wall, r.counters.importWh, r.counters.exportWh, r.powerW);
     const ev = m.intervals.onSample({
@@ -443,7 +447,7 @@ export class Agent {
     const row = outbox.appendSigned(
       'proof',
       (link) => {
-        proof = meterProofPayload(link, identity, ev.closed, clock.now());
+        proof = meterProofPayload(link, identity, ev.closed, clock.now(), m.carrier);
         return { typ: METER_PROOF_TYP, payload: proof };
       },
       clock.now(),
