@@ -58,7 +58,7 @@ const serialTransport = z.strictObject(
   mapping('type: serial, path, baud, parity'),
 );
 
-export const METER_ROLES = ['grid', 'pv', 'battery', 'ev', 'heatpump', 'load'] as const;
+export const METER_ROLES = ['grid', 'pv', 'battery', 'ev', 'heatpump', 'load', 'heat', 'gas'] as const;
 
 const device = z
   .strictObject(
@@ -85,6 +85,11 @@ const device = z
         .regex(/^[^\p{Cc}]{1,64}$/u, 'a serial number is 1..64 printable characters')
         .optional(),
       pollSeconds: bounded(1, 3600, 'a poll interval in seconds').default(5),
+      calorificValueWhPerM3: bounded(
+        1000,
+        50_000,
+        'the declared calorific value of the gas in Wh per m³, e.g. 10550',
+      ).optional(),
       role: z.enum(METER_ROLES, { error: `role is one of ${METER_ROLES.join(', ')}` }),
     },
     mapping('name, transport, unit, kind, role'),
@@ -102,6 +107,13 @@ const device = z
         code: 'custom',
         path: ['profile'],
         message: 'a profile is only used with kind: profile',
+      });
+    }
+    if (d.kind === 'sunspec' && d.calorificValueWhPerM3 !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['calorificValueWhPerM3'],
+        message: 'a calorific value is only for gas meters read through a profile (kind: profile)',
       });
     }
   });

@@ -11,6 +11,8 @@ import {
 } from '../device-drivers/device-reader.js';
 import { findProfile, type Profile } from '../device-drivers/profiles/loader.js';
 import { ModbusRtuTransport, ModbusTcpTransport } from '../device-drivers/transport/index.js';
+import type { EnergyType } from '../protocol/messages/index.js';
+import { gasWhFromDm3 } from '../protocol/units.js';
 import type { DeviceConfig } from './config.js';
 import type { Counters } from './metering.js';
 
@@ -20,8 +22,18 @@ export interface MeterInfo {
   serial: string;
 }
 
+/** What a meter's counters measure: the energy its proofs are for. */
+export interface MeterCarrier {
+  energy: EnergyType;
+  /** Gas counted by volume: the calorific value the installer declared, Wh per m³. */
+  calorificValueWhPerM3?: number;
+}
+
 export interface MeterReading {
+  /** In Wh; a gas meter that counts volume also gives its import volume (counters.volumeDm3). */
   counters: Counters;
+  /** Absent: electricity. */
+  carrier?: MeterCarrier;
   /** Active power, W (positive: import), if the device reports it. */
   powerW: number | null;
   /** A counter's scale factor changed since the previous read. */
@@ -160,7 +172,8 @@ export class Buses {
  */
 export class ProfileMeterSource implements MeterSource {
   private profile: Profile | undefined;
-  private names: { importWh?: string; exportWh?: string; powerW?: string } | undefined;
+  private names: CounterNames | undefined;
+  private carrier: MeterCarrier = { energy: 'electricity' };
   private readonly previousSf = new Map<string, number | null>();
 
   constructor(
@@ -186,14 +199,38 @@ export class ProfileMeterSource implements MeterSource {
     }
     const r = profile.roles;
     const exportWh = r.exportEnergy ?? r.pvEnergy;
-    if (r.importEnergy === undefined && exportWh === undefined) {
-      throw new CounterUnavailableError(`${d.name}: profile ${profile.name} names no energy counter`);
+    const powerW = r.power ?? r.pvPower;
+    const byVolume = r.importVolume !== undefined || r.exportVolume !== undefined;
+    const cv = d.calorificValueWhPerM3;
+    if (byVolume) {
+      // Gas by volume: Wh = floor(dm³ × calorific value / 1000), the protocol's conversion.
+      if (cv === undefined) {
+        throw new CounterUnavailableError(
+          `${d.name}: profile ${profile.name} counts gas by volume; declare the gas's calorific value as devices[].calorificValueWhPerM3 (Wh per m³, published by the gas network, e.g. 10550)`,
+        );
+      }
+      this.names = {
+        ...(r.importVolume ? { importDm3: r.importVolume } : {}),
+        ...(r.exportVolume ? { exportDm3: r.exportVolume } : {}),
+        ...(powerW ? { powerW } : {}),
+      };
+      this.carrier = { energy: 'gas', calorificValueWhPerM3: cv };
+    } else {
+      if (r.importEnergy === undefined && exportWh === undefined) {
+        throw new CounterUnavailableError(`${d.name}: profile ${profile.name} names no energy counter`);
+      }
+      if (cv !== undefined) {
+        throw new CounterUnavailableError(
+          `${d.name}: calorificValueWhPerM3 is only for gas meters that count volume; profile ${profile.name} counts ${profile.energy} in Wh (remove the key)`,
+        );
+      }
+      this.names = {
+        ...(r.importEnergy ? { importWh: r.importEnergy } : {}),
+        ...(exportWh ? { exportWh } : {}),
+        ...(powerW ? { powerW } : {}),
+      };
+      this.carrier = { energy: profile.energy };
     }
-    this.names = {
-      ...(r.importEnergy ? { importWh: r.importEnergy } : {}),
-      ...(exportWh ? { exportWh } : {}),
-      ...((r.power ?? r.pvPower) ? { powerW: r.power ?? r.pvPower } : {}),
-    };
     this.profile = profile;
     // A profile has no serial-number role; the installer's `serial`, else the bus address.
     const where = d.transport.type === 'tcp' ? `${d.transport.host}:${d.transport.port}` : d.transport.path;
@@ -207,21 +244,33 @@ export class ProfileMeterSource implements MeterSource {
   async read(): Promise<MeterReading> {
     if (!this.profile || !this.names) await this.describe();
     const names = this.names!;
-    const wanted = [names.importWh, names.exportWh, names.powerW].filter((n): n is string => n !== undefined);
+    const wanted = [names.importWh, names.exportWh, names.importDm3, names.exportDm3, names.powerW].filter(
+      (n): n is string => n !== undefined,
+    );
     const r = await readDevicePoints(this.bus, this.device.unit, this.profile!, {
       names: wanted,
       previousSf: this.previousSf,
     });
-    return toReading(this.device.name, r.points, names);
+    return toReading(this.device.name, r.points, names, this.carrier);
   }
 }
 
 type Points = Awaited<ReturnType<typeof readDevicePoints>>['points'];
 
+/** Point names of the counters: energy in Wh, or (gas) volume in dm³. */
+interface CounterNames {
+  importWh?: string;
+  exportWh?: string;
+  importDm3?: string;
+  exportDm3?: string;
+  powerW?: string;
+}
+
 function toReading(
   device: string,
   points: Points,
-  names: { importWh?: string; exportWh?: string; powerW?: string },
+  names: CounterNames,
+  carrier: MeterCarrier = { energy: 'electricity' },
 ): MeterReading {
   const counter = (n: string | undefined): { v: number; sfChanged: boolean } => {
     if (n === undefined) return { v: 0, sfChanged: false };
@@ -231,12 +280,29 @@ function toReading(
     }
     return { v: p.integer, sfChanged: p.sfChanged === true };
   };
+  const w = names.powerW === undefined ? undefined : points[names.powerW]?.value;
+  const powerW = typeof w === 'number' ? Math.round(w) : null;
+  const cv = carrier.calorificValueWhPerM3;
+  if (cv !== undefined) {
+    const impDm3 = counter(names.importDm3);
+    const expDm3 = counter(names.exportDm3);
+    return {
+      counters: {
+        importWh: gasWhFromDm3(impDm3.v, cv),
+        exportWh: gasWhFromDm3(expDm3.v, cv),
+        ...(names.importDm3 !== undefined ? { volumeDm3: impDm3.v } : {}),
+      },
+      carrier,
+      powerW,
+      scaleChanged: impDm3.sfChanged || expDm3.sfChanged,
+    };
+  }
   const imp = counter(names.importWh);
   const exp = counter(names.exportWh);
-  const w = names.powerW === undefined ? undefined : points[names.powerW]?.value;
   return {
     counters: { importWh: imp.v, exportWh: exp.v },
-    powerW: typeof w === 'number' ? Math.round(w) : null,
+    ...(carrier.energy !== 'electricity' ? { carrier } : {}),
+    powerW,
     scaleChanged: imp.sfChanged || exp.sfChanged,
   };
 }

@@ -17,6 +17,8 @@ export interface Counters {
   importWh: number;
   /** Cumulative export energy, Wh (integer). */
   exportWh: number;
+  /** A gas meter that counts volume: its cumulative import volume, dm³ (importWh derives from it). */
+  volumeDm3?: number;
 }
 
 export interface MeterSample {
@@ -43,6 +45,8 @@ export interface ClosedInterval {
   interval: { start: number; end: number };
   importWh: { start: number; end: number };
   exportWh: { start: number; end: number };
+  /** Gas by volume: the import volume counter at both ends, dm³. */
+  volumeDm3?: { start: number; end: number };
   samples: number;
   expectedSamples: number;
   flags: MeterProofFlag[];
@@ -162,6 +166,9 @@ export class MeterIntervals {
       interval: { start: st.intervalStart, end },
       importWh: { start: st.start.importWh, end: s.counters.importWh },
       exportWh: { start: st.start.exportWh, end: s.counters.exportWh },
+      ...(st.start.volumeDm3 !== undefined && s.counters.volumeDm3 !== undefined
+        ? { volumeDm3: { start: st.start.volumeDm3, end: s.counters.volumeDm3 } }
+        : {}),
       samples,
       expectedSamples: expected,
       flags: sortFlags(flags),
