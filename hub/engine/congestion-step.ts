@@ -62,6 +62,12 @@ export class CongestionStep {
   private readonly policy: NonNullable<ValidatorPolicy['congestion']>;
   /** Interval start → the state size at which it was last found to need nothing. */
   private readonly settled = new Map<number, number>();
+  /**
+   * Interval start → the contracts flowing in it and its latest decision, when last found to need
+   * nothing: most new entries (meter proofs) change neither, and then the inputs (grid model and
+   * all) are not canonicalised and hashed again.
+   */
+  private readonly seenKey = new Map<number, string>();
   /** Outputs by inputs hash (the side table of decisions this process made or recomputed). */
   private readonly outputs = new Map<string, CongestionOutputs>();
   /** Inputs hashes no adjustment within the policy could clear (logged once each). */
@@ -83,11 +89,20 @@ export class CongestionStep {
   next(state: LedgerState, now: number): SignedDecision[] {
     const { periodMs, leadMs, gridModel, highs, validator, log } = this.o;
     const due = dueIntervals(now, periodMs, leadMs);
-    for (const start of this.settled.keys()) if (start <= now) this.settled.delete(start);
+    for (const start of this.settled.keys())
+      if (start <= now) {
+        this.settled.delete(start);
+        this.seenKey.delete(start);
+      }
     for (const interval of due) {
       if (this.settled.get(interval.start) === state.size) continue;
       const { request } = congestionRequestFromState(state, interval, gridModel, this.policy);
       const latest = latestDecisionFor(state, interval);
+      const key = `${latest?.index ?? -1}|${JSON.stringify(request.contracts)}`;
+      if (this.seenKey.get(interval.start) === key) {
+        this.settled.set(interval.start, state.size);
+        continue;
+      }
       if (request.contracts.length > 0) {
         const inputs = congestionInputs(highs, request);
         const hash = canonicalHashB64url(inputs);
@@ -129,6 +144,7 @@ export class CongestionStep {
         }
       }
       this.settled.set(interval.start, state.size);
+      this.seenKey.set(interval.start, key);
     }
     return [];
   }
