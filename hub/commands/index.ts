@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
+import * as backup from './backup.js';
 import * as exportCommand from './export.js';
 import * as mirror from './mirror.js';
+import * as restore from './restore.js';
 import * as start from './start.js';
 import * as token from './token.js';
 import * as verify from './verify.js';
@@ -15,4 +17,6 @@ export const commands: Array<(program: Command) => void> = [
   verify.register,
   exportCommand.register,
   mirror.register,
+  backup.register,
+  restore.register,
 ];
