@@ -11,6 +11,7 @@ import { clockSyncCheckFor } from './clock-sync.js';
 import { CommandFailure, loadConfigOrFail } from './commands/common.js';
 import { DEFAULT_CONFIG_PATH } from './config.js';
 import { credentialsPath, loadCredentials } from './credentials.js';
+import { dispatchFor } from './dispatch/index.js';
 import { ExitCode } from './exit-codes.js';
 import { loadIdentity } from './identity.js';
 import { createLogger } from './log.js';
@@ -53,6 +54,15 @@ export async function runAgent(opts: RunOptions): Promise<ExitCode> {
   const polls = new PollCounter();
   const sources = config.devices.map((d) => polls.wrap(meterSourceFor(buses, d)));
   const configHash = b64url.encode(sha256(readFileSync(configFile)));
+  const dispatch = dispatchFor({
+    config,
+    gatewayId: identity.gatewayId,
+    outbox,
+    clock,
+    log,
+    buses,
+    credentialsFile: credentialsPath(config),
+  });
   const agent = new Agent({
     config,
     identity,
@@ -65,17 +75,20 @@ export async function runAgent(opts: RunOptions): Promise<ExitCode> {
     configHash,
     ...(credentials ? { credentials } : {}),
     uplink: (statusJws, onContract) =>
-      new Uplink({
-        hub: config.hub,
-        credentials: credentials ?? {},
-        gatewayId: identity.gatewayId,
-        outbox,
-        log,
-        statusJws,
-        receiptTimeoutMs: config.hub.receiptTimeoutSeconds * 1000,
-        now: () => clock.now(),
-        onContract,
-      }),
+      dispatch.attach(
+        new Uplink({
+          hub: config.hub,
+          credentials: credentials ?? {},
+          gatewayId: identity.gatewayId,
+          outbox,
+          log,
+          statusJws,
+          receiptTimeoutMs: config.hub.receiptTimeoutSeconds * 1000,
+          now: () => clock.now(),
+          onContract: dispatch.contracts(onContract),
+          onDispatch: dispatch.onDispatch,
+        }),
+      ),
   });
   await agent.start();
   const metrics = await serveAgentMetrics({ config: config.metrics, agent, polls, clock, log });
@@ -101,6 +114,7 @@ export async function runAgent(opts: RunOptions): Promise<ExitCode> {
     process.exit(ExitCode.ok);
   }, 10_000).unref();
   await metrics?.close();
+  dispatch.stop();
   await agent.stop();
   outbox.close();
   await buses.close();

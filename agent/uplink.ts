@@ -34,6 +34,8 @@ export interface UplinkOptions {
   now: () => number;
   /** A contract the hub sent on gw/{id}/cmd/contract (UTF-8 text, unchecked). */
   onContract?: (text: string) => void;
+  /** A dispatch command the hub sent on gw/{id}/cmd/dispatch (UTF-8 text, unchecked). */
+  onDispatch?: (text: string) => void;
 }
 
 export interface UplinkStats {
@@ -214,6 +216,10 @@ export class Uplink {
       client.subscribe(topics.command(this.o.gatewayId, 'contract'), { qos: 1 }, (err) => {
         if (err) this.o.log.error({ err: err.message }, 'subscribing to contracts failed');
       });
+    if (this.o.onDispatch)
+      client.subscribe(topics.command(this.o.gatewayId, 'dispatch'), { qos: 1 }, (err) => {
+        if (err) this.o.log.error({ err: err.message }, 'subscribing to dispatch commands failed');
+      });
     client.publish(topics.gatewayStatus(this.o.gatewayId), this.o.statusJws('online', this.connectionAt), {
       qos: 1,
       retain: true,
@@ -277,6 +283,10 @@ export class Uplink {
   private onMessage(topic: string, payload: Buffer): void {
     if (topic === topics.command(this.o.gatewayId, 'contract')) {
       this.o.onContract?.(payload.toString('utf8'));
+      return;
+    }
+    if (topic === topics.command(this.o.gatewayId, 'dispatch')) {
+      this.o.onDispatch?.(payload.toString('utf8'));
       return;
     }
     if (topic !== topics.receipt(this.o.gatewayId)) return;

@@ -6,3 +6,4 @@ export * from './hub-key.js';
 export * from './receive.js';
 export * from './safety.js';
 export * from './store.js';
+export * from './wire.js';
