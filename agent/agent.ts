@@ -10,6 +10,7 @@ import { signJws } from '../protocol/index.js';
 import {
   formatIssues,
   GATEWAY_STATUS_TYP,
+  MAX_TELEMETRY_SAMPLES,
   type MeterIdentity,
   type MeterProof,
   parseMeterProof,
@@ -639,8 +640,11 @@ export class Agent {
 
   private flushTelemetry(): void {
     const up = this.uplink;
-    if (!up?.connected || this.telemetry.size === 0) return;
-    const samples = this.telemetry.take(1000);
+    if (!up?.connected) return;
+    const samples = this.telemetry.take(MAX_TELEMETRY_SAMPLES - 1);
+    // The outbox depth rides along as device "agent", point "outbox": the dashboard's backlog.
+    const t = Math.max(this.d.clock.now(), samples.at(-1)?.t ?? 0);
+    samples.push({ t, device: 'agent', point: 'outbox', value: this.d.outbox.depth().pending });
     const payload = { gw: this.d.identity.gatewayId, samples, sentAt: this.d.clock.now() };
     const jws = signJws(TELEMETRY_TYP, this.d.identity.gatewayId, payload, this.d.identity.secretKey);
     up.publishTelemetry(jws, this.d.config.telemetry.expirySeconds);
