@@ -2,8 +2,12 @@
 // Mosquitto and simulated SunSpec devices over Modbus TCP, scraped over HTTP on its loopback port
 // as the agent works. Time runs accelerated (one settlement minute every 2 s).
 import { appendFileSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAgentConfig } from '../agent/config.js';
+import { verifyJws } from '../protocol/index.js';
+import { TELEMETRY_TYP, type TelemetryBatch } from '../protocol/messages/index.js';
+import { topics } from '../protocol/topics.js';
 import { waitFor } from './support/agent-cli.js';
 import { setUpGateway } from './support/agent-harness.js';
 import { startSimHome } from './support/agent-sim-home.js';
@@ -91,6 +95,20 @@ describe('agent metrics (real agent process, real Mosquitto, simulated devices)'
     appendFileSync(gw.configFile, "metrics: {enabled: true, listen: '127.0.0.1:0'}\n");
     writeFileSync(gw.syncFile, '');
     const hub = await TestHub.start(broker.url, gw.identity.gatewayId, gw.identity.publicKey);
+    // The outbox depth also travels with the telemetry, for the dashboard's backlog column.
+    const reported: number[] = [];
+    const watcher = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
+    watcher.on('message', (_topic, payload) => {
+      const v = verifyJws(payload.toString('utf8'), {
+        typ: TELEMETRY_TYP,
+        kid: gw.identity.gatewayId,
+        publicKeyFor: () => gw.identity.publicKey,
+      });
+      if (!v.ok) throw new Error(`telemetry does not verify: ${v.reason}`);
+      for (const s of (v.payload as TelemetryBatch).samples)
+        if (s.device === 'agent' && s.point === 'outbox') reported.push(s.value);
+    });
+    await watcher.subscribeAsync(topics.telemetry(gw.identity.gatewayId));
     const agent = gw.start();
     try {
       const port = await waitFor(() => metricsPort(agent.output()), 'the metrics port in the log', 30_000);
@@ -129,6 +147,10 @@ describe('agent metrics (real agent process, real Mosquitto, simulated devices)'
           k.startsWith(`wattproof_agent_info{gateway="${gw.identity.gatewayId}"`),
         ),
       ).toBe(true);
+
+      await waitFor(() => reported.length > 0, 'the outbox depth in telemetry', 20_000);
+      expect(reported.every((n) => Number.isSafeInteger(n) && n >= 0)).toBe(true);
+      watcher.end(true);
 
       // Broker down: disconnected, the outbox grows, the last receipt ages.
       await broker.stop();
@@ -200,6 +222,7 @@ describe('agent metrics (real agent process, real Mosquitto, simulated devices)'
       await expect(fetch(url)).rejects.toThrow();
     } finally {
       agent.child.kill('SIGKILL');
+      watcher.end(true);
       await hub.close();
       await home.close();
     }

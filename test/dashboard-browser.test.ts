@@ -1,8 +1,9 @@
 // The dashboard in a real browser (Debian's Chromium through playwright-core) against a real hub on
 // a real Mosquitto with simulated gateways that speak MQTT like the agent: log in, watch a gateway
-// come online and go offline by its last will (no reload), open its proof chain, verify an
-// inclusion proof in the page, approve registrations and a contract as the validator (signed in
-// the page), and see the contract settle. Screenshots go to test-artifacts/.
+// come online (with the outbox backlog its agent reports) and go offline by its last will (no
+// reload), open its proof chain, verify an inclusion proof in the page, approve registrations and
+// a contract as the validator (signed in the page), and see the contract settle. Screenshots go
+// to test-artifacts/.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -96,6 +97,10 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', () => {
       h.hub.ledger.gatewayHead(gw.id)?.seq === 2 ? true : undefined,
     );
     await expect.poll(async () => page.getByTestId('count-online').locator('b').textContent()).toBe('1');
+    // The outbox depth the agent reports with its telemetry (device "agent", point "outbox") is the
+    // backlog column, rather than an estimate from how far the last proof lags.
+    await gw.telemetry([{ device: 'agent', point: 'outbox', value: 7 }]);
+    await expect.poll(async () => row.locator('span').nth(5).textContent()).toBe('7');
     await shot(page, '1-fleet-online');
 
     // Kill the TCP connection: the broker publishes the signed last will; the page updates by SSE.
