@@ -2,14 +2,22 @@
 // have fulfilment events); flexibility contracts come here, so dispatch commands can be checked
 // against them. The same checks as agent/contracts/receive.ts: two signatures, the seller's then
 // the buyer's, by their kids; the payload a flexibility contract; this gateway a seller point.
-import { b64url, decodeJwsUnverified } from '../../protocol/index.js';
+// A market-made contract comes as the hub-signed market-match entry (one signature): that one is
+// verified with the hub's key, and its contract id must be the hash of the contract it carries.
+import { b64url, decodeJwsUnverified, verifyJws } from '../../protocol/index.js';
 import {
   CONTRACT_TYP,
   contractIdOf,
+  contractPayloadSegment,
   type FlexibilityContract,
+  formatIssues,
+  MARKET_MATCH_TYP,
   parseContract,
+  parseMarketMatch,
+  type SignedContract,
   signedContractSchema,
 } from '../../protocol/messages/index.js';
+import type { HubKey } from './receive.js';
 
 export type OfferedContract =
   | { kind: 'flexibility'; id: string; contract: FlexibilityContract }
@@ -17,7 +25,7 @@ export type OfferedContract =
   | { kind: 'other' };
 
 /** `other`: not a flexibility contract (leave it to the contract watcher). */
-export function flexibilityContractOf(text: string, gatewayId: string): OfferedContract {
+export function flexibilityContractOf(text: string, gatewayId: string, hub: HubKey | null): OfferedContract {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -26,6 +34,7 @@ export function flexibilityContractOf(text: string, gatewayId: string): OfferedC
   }
   const shape = signedContractSchema.safeParse(json);
   if (!shape.success) return { kind: 'other' };
+  if (shape.data.signatures.length === 1) return fromMatch(shape.data, gatewayId, hub);
   let payload: unknown;
   try {
     payload = JSON.parse(Buffer.from(b64url.decode(shape.data.payload)).toString('utf8'));
@@ -50,4 +59,34 @@ export function flexibilityContractOf(text: string, gatewayId: string): OfferedC
   if (!c.deliveryPoints.seller.some((d) => d.gw === gatewayId))
     return { kind: 'not-mine', reason: `this gateway (${gatewayId}) is not a seller delivery point` };
   return { kind: 'flexibility', id: contractIdOf(signed), contract: c };
+}
+
+/** A market-made contract: the hub-signed match entry carrying it. */
+function fromMatch(signed: SignedContract, gatewayId: string, hub: HubKey | null): OfferedContract {
+  const sig = signed.signatures[0];
+  if (sig === undefined) return { kind: 'other' };
+  const compact = `${sig.protected}.${signed.payload}.${sig.signature}`;
+  if (decodeJwsUnverified(compact)?.header.typ !== MARKET_MATCH_TYP) return { kind: 'other' };
+  const m = parseMarketMatch(decodeJwsUnverified(compact)?.payload);
+  if (!m.ok || m.value.contract.product !== 'flexibility') return { kind: 'other' };
+  if (hub === null) return { kind: 'not-mine', reason: 'no hub key to check the market match with' };
+  const v = verifyJws(compact, {
+    typ: MARKET_MATCH_TYP,
+    kid: hub.hubId,
+    publicKeyFor: (kid) => (kid === hub.hubId ? hub.publicKey : undefined),
+  });
+  if (!v.ok) return { kind: 'not-mine', reason: `market match: ${v.detail}` };
+  const again = parseMarketMatch(v.payload);
+  if (!again.ok) return { kind: 'not-mine', reason: `market match: ${formatIssues(again.issues)}` };
+  const c = again.value.contract;
+  if (c.product !== 'flexibility') return { kind: 'other' };
+  const id = contractIdOf(contractPayloadSegment(c));
+  if (id !== again.value.contractId)
+    return {
+      kind: 'not-mine',
+      reason: `the match names ${again.value.contractId}; its contract hashes to ${id}`,
+    };
+  if (!c.deliveryPoints.seller.some((d) => d.gw === gatewayId))
+    return { kind: 'not-mine', reason: `this gateway (${gatewayId}) is not a seller delivery point` };
+  return { kind: 'flexibility', id, contract: c };
 }

@@ -76,7 +76,7 @@ export class AgentDispatcher {
    * other contract is left to the contract watcher (returns false).
    */
   offerContract(text: string): boolean {
-    const r = flexibilityContractOf(text, this.d.gatewayId);
+    const r = flexibilityContractOf(text, this.d.gatewayId, this.d.hubKey());
     if (r.kind === 'other') return false;
     if (r.kind === 'not-mine') {
       this.d.log.warn({ reason: r.reason }, 'flexibility contract refused');
