@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { decodeJwsUnverified, messageHashB64 } from '../../protocol/index.js';
 import { GAP_NOTE_TYP } from '../../protocol/messages/gap-note.js';
 import { METER_PROOF_TYP } from '../../protocol/messages/meter-proof.js';
+import { type Account, type ContractFigures, compareBalances, expectedBalances } from './balances.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const hubCliPath = path.join(repoRoot, 'dist/hub/cli.js');
@@ -39,7 +40,21 @@ export interface Expectations {
   contiguousIntervals?: boolean;
   /** Pins the checkpoint key for verify. */
   logKey?: string;
+  /**
+   * The hub's accounts (read from its API after settlement): compared with the balances the
+   * checker computes from the ledger's credits, contracts and proofs (balances.ts).
+   */
+  accounts?: Map<string, Account>;
 }
+
+export type BalancesReport =
+  | 'skipped: no contracts in this scenario'
+  | {
+      accounts: number;
+      contracts: ContractFigures[];
+      expected: Record<string, Account>;
+      mismatches: string[];
+    };
 
 export interface CheckReport {
   messagesSent: number;
@@ -55,7 +70,7 @@ export interface CheckReport {
   stillQueued: number;
   verifyOk: boolean;
   verifyOutput: string;
-  balances: 'skipped: no contracts in these scenarios';
+  balances: BalancesReport;
   problems: string[];
 }
 
@@ -264,6 +279,20 @@ export function checkLedger(db: string, exp: Expectations): CheckReport {
       }
     }
   }
+  let balances: BalancesReport = 'skipped: no contracts in this scenario';
+  if (exp.accounts) {
+    const b = expectedBalances(rows.map((r) => r.leaf));
+    const mismatches = [...b.problems, ...compareBalances(b.expected, exp.accounts)];
+    if (b.contracts.length === 0)
+      mismatches.push('accounts given, but no contract was settled in the ledger');
+    problems.push(...mismatches.map((m) => `balances: ${m}`));
+    balances = {
+      accounts: b.expected.size,
+      contracts: b.contracts,
+      expected: Object.fromEntries(b.expected),
+      mismatches,
+    };
+  }
   const v = run(['verify', db, ...(exp.logKey ? ['--log-key', exp.logKey] : [])]);
   if (v.code !== 0) problems.push(`wattproof-hub verify: exit ${v.code}: ${v.out.trim()}`);
   return {
@@ -278,7 +307,7 @@ export function checkLedger(db: string, exp: Expectations): CheckReport {
     stillQueued,
     verifyOk: v.code === 0,
     verifyOutput: v.out.trim(),
-    balances: 'skipped: no contracts in these scenarios',
+    balances,
     problems,
   };
 }
@@ -300,6 +329,7 @@ export function formatTable(rows: TableRow[]): string {
     'lost',
     'duplicated',
     'chain breaks',
+    'balances',
   ];
   const lines = rows.map((r) => [
     r.scenario,
@@ -310,11 +340,18 @@ export function formatTable(rows: TableRow[]): string {
     String(r.report.lost),
     String(r.report.duplicated),
     String(r.report.chainBreaks),
+    balanceCell(r.report.balances),
   ]);
   const all = [head, ...lines];
   const widths = head.map((_, c) => Math.max(...all.map((l) => (l[c] as string).length)));
   const fmt = (l: string[]) => `| ${l.map((s, c) => s.padEnd(widths[c] as number)).join(' | ')} |`;
   return [fmt(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(fmt)].join('\n');
+}
+
+function balanceCell(b: BalancesReport | undefined): string {
+  if (b === undefined || typeof b === 'string') return '—';
+  const n = `${b.accounts} accounts, ${b.contracts.length} contracts`;
+  return b.mismatches.length === 0 ? `${n}: equal` : `${n}: ${b.mismatches.length} differ`;
 }
 
 /** A small seeded PRNG (mulberry32), so a failing run can be repeated with its printed seed. */
