@@ -152,6 +152,7 @@ describe('engine: congestion decisions per interval', () => {
         adjustments: [{ contract: id, interval, quantityWh: 746 }],
       });
       expect(d.reasons.map((r) => r.code)).toEqual([
+        'grid-model',
         'line-overload',
         'line-shadow-price',
         'nodal-congestion-price',

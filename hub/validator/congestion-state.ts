@@ -69,15 +69,33 @@ export function congestionRequestFromState(
 const MAX_REASONS = 100;
 const byKey = (a: [string, number], b: [string, number]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
-/** The reasons, outcome and adjustments a signed congestion decision carries for these outputs. */
+/** The grid model a decision was made on, as its first reason names it. */
+export interface GridModelRef {
+  name: string;
+  /** gridModelHash: SHA-256 (hex) of the model's canonical JSON. */
+  hash: string;
+}
+
+/** Reason code naming the grid model (and its hash) a congestion decision was made on. */
+export const GRID_MODEL_REASON = 'grid-model';
+
+/**
+ * The reasons, outcome and adjustments a signed congestion decision carries for these outputs.
+ * The first reason names the grid model and its hash, so a verifier knows which file to fetch.
+ */
 export function congestionDecisionFields(
   outputs: CongestionOutputs,
   interval: SettlementInterval,
+  grid: GridModelRef,
 ): Pick<ValidatorDecision, 'outcome' | 'reasons' | 'adjustments'> {
-  const reasons: Reason[] = outputs.overloads.map((o) => ({
-    code: 'line-overload',
-    message: `line ${o.line} would carry ${o.flowW} W, over its ${o.limitW} W limit`,
-  }));
+  const reasons: Reason[] = [
+    { code: GRID_MODEL_REASON, message: `grid model ${grid.name}, SHA-256 ${grid.hash}` },
+  ];
+  for (const o of outputs.overloads)
+    reasons.push({
+      code: 'line-overload',
+      message: `line ${o.line} would carry ${o.flowW} W, over its ${o.limitW} W limit`,
+    });
   for (const r of outputs.refused)
     reasons.push({
       code: 'congestion-refused',

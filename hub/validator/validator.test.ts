@@ -9,6 +9,7 @@ import {
   verifyMessage,
 } from '../../protocol/messages/index.js';
 import type { LogBuilder } from '../contracts/log-builder.js';
+import { gridModelHash } from './congestion/grid-model.js';
 import type { Highs } from './congestion/lp.js';
 import { loadSolver } from './congestion/lp.js';
 import {
@@ -285,6 +286,7 @@ describe('congestion decisions from the folded state', () => {
       interval,
       adjustments: [{ contract: id, interval, quantityWh: 746 }],
       reasons: [
+        { code: 'grid-model', message: `grid model triangle, SHA-256 ${gridModelHash(grid)}` },
         { code: 'line-overload', message: 'line 1-3 would carry 2667 W, over its 2000 W limit' },
         {
           code: 'line-shadow-price',
@@ -320,11 +322,11 @@ describe('congestion decisions from the folded state', () => {
     expect(verifyValidatorDecisions(b.entries, POLICY, grid, { config: CFG }).skipped).toEqual([
       { index: b.entries.length - 1, reason: 'congestion: no HiGHS given' },
     ]);
-    // Against a different grid (a raised limit) the rebuilt inputs no longer hash the same.
-    expect(verify(b, triangleGrid(3_000)).failure).toMatchObject({
-      reason: 'inputs-mismatch',
-      kind: 'congestion',
-    });
+    // Against a different grid (a raised limit) the rebuilt inputs no longer hash the same; the
+    // failure names the grid model the decision was made on.
+    const other = verify(b, triangleGrid(3_000)).failure;
+    expect(other).toMatchObject({ reason: 'inputs-mismatch', kind: 'congestion' });
+    expect(other?.detail).toContain(`made on grid model triangle, SHA-256 ${gridModelHash(grid)}`);
   });
 
   it('flags a congestion decision that waves the overload through', () => {

@@ -286,7 +286,10 @@ export class Validator {
         subject: record.inputsHash,
         inputsHash: record.inputsHash,
         interval: { start: interval.start, end: interval.end },
-        ...congestionDecisionFields(record.outputs, interval),
+        ...congestionDecisionFields(record.outputs, interval, {
+          name: gridModel.name,
+          hash: record.inputs.gridModelHash,
+        }),
       },
       at,
     );

@@ -35,7 +35,11 @@ import { canonicalHashB64url, canonicalText } from './congestion/canonical.js';
 import { congestionInputs, recompute } from './congestion/decision.js';
 import type { GridModel } from './congestion/grid-model.js';
 import type { Highs } from './congestion/lp.js';
-import { congestionDecisionFields, congestionRequestFromState } from './congestion-state.js';
+import {
+  congestionDecisionFields,
+  congestionRequestFromState,
+  GRID_MODEL_REASON,
+} from './congestion-state.js';
 import { CONTRACT_RULE_CODES, contractRuleFailures, reviewContractLegality } from './contract-review.js';
 import { policyHashOf, type ValidatorPolicy } from './policy.js';
 import { reviewRegistration } from './registration-review.js';
@@ -85,6 +89,8 @@ type Expectation =
       fields: Pick<ValidatorDecision, 'outcome' | 'reasons' | 'adjustments'>;
       /** The contracts the recomputation refuses. */
       refused: string[];
+      /** The hash of the grid model given to the verifier. */
+      gridModelHash: string;
     }
   | { type: 'skip'; reason: string }
   | { type: 'fail'; reason: string; detail: string };
@@ -258,7 +264,11 @@ function expect(
         return {
           type: 'congestion',
           inputsHash: canonicalHashB64url(inputs),
-          fields: congestionDecisionFields(outputs, d.interval),
+          fields: congestionDecisionFields(outputs, d.interval, {
+            name: gridModel.name,
+            hash: inputs.gridModelHash,
+          }),
+          gridModelHash: inputs.gridModelHash,
           refused: outputs.refused.map((r) => r.contract),
         };
       } catch (err) {
@@ -273,6 +283,15 @@ type Verdict = 'checked' | 'judgement' | 'skipped' | { reason: string; detail: s
 function compare(d: ValidatorDecision, x: Expectation): Verdict {
   if (x.type === 'fail') return x;
   if (x.type === 'skip') return 'skipped';
+  if (d.inputsHash !== x.inputsHash && x.type === 'congestion') {
+    // Name the likely cause: the decision says which grid model it was made on.
+    const named = d.reasons.find((r) => r.code === GRID_MODEL_REASON)?.message;
+    if (named !== undefined && !named.endsWith(x.gridModelHash))
+      return {
+        reason: 'inputs-mismatch',
+        detail: `the decision was made on ${named}; the grid model given hashes to ${x.gridModelHash} (give the grid model file the decision names)`,
+      };
+  }
   if (d.inputsHash !== x.inputsHash)
     return {
       reason: 'inputs-mismatch',
