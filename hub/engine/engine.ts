@@ -58,6 +58,7 @@ import { intervalPrices, type PricedContract, pricePublication } from '../market
 import { gateClosureOf, type MarketRules } from '../markets/rules.js';
 import { ownerOfGateway } from '../participants/registry.js';
 import { contractMessageOf, DELIVERED_STATUSES, gatewaysOf } from './contract-delivery.js';
+import type { HubDispatchPort } from './dispatch.js';
 import type { Reviewer } from './reviewer.js';
 
 export interface EngineConfig {
@@ -160,6 +161,30 @@ export class Engine {
   /** The folded state (read-only for callers). */
   get ledgerState(): LedgerState {
     return this.state;
+  }
+
+  /** What hub/engine/dispatch.ts needs: hub-signed appends through the single writer, and the rest. */
+  dispatchPort(): HubDispatchPort {
+    return {
+      clock: this.d.clock,
+      publish: this.d.publish,
+      state: () => this.state,
+      log: this.d.log,
+      appendHubSigned: (build) => {
+        const [r] = this.appendEntries(() => {
+          const b = build(this.state);
+          return b === null ? [] : [this.signHub(b.typ, b.payload)];
+        });
+        if (r === undefined) return undefined;
+        this.onAppended();
+        return {
+          index: r.entry.index,
+          messageHash: messageHashB64(r.entry.jws),
+          jws: r.entry.jws,
+          outcome: r.outcome,
+        };
+      },
+    };
   }
 
   /** The latest price publication of each region and energy type. */
