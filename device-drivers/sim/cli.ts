@@ -3,7 +3,7 @@
 // and/or RTU, with physics in real or accelerated time and switchable faults.
 import readline from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
-import { DEVICE_DESCRIPTIONS, DEVICE_KINDS } from './devices.js';
+import { DEVICE_DESCRIPTIONS, DEVICE_KINDS, GasMeterDevice, HeatMeterDevice } from './devices.js';
 import { parseUnitSpec, Simulator, type UnitSpec } from './simulator.js';
 
 const HELP_AFTER = `
@@ -12,7 +12,10 @@ ${DEVICE_KINDS.map((k) => `  ${k.padEnd(17)} ${DEVICE_DESCRIPTIONS[k]}`).join('\
 
 All devices of one simulator share one home: the PV inverter's output, the household load and
 the battery add up at the grid meters (grid = load - PV - battery discharge). Energy counters only
-grow, and equal the integral of the power the devices report.
+grow, and equal the integral of the power the devices report. A heat meter measures the home's
+heating circuit (demand from the outdoor temperature, hot water; with --heat-feed-in, heat fed
+back at midday); a gas meter's pulse counter counts its boiler and cooker (input 1) and, with
+--gas-feed-in, a producer's feed-in (input 2).
 
 Start a simulated home for development (TCP on 127.0.0.1:1502, an hour passes every minute):
   wattproof-sim --tcp 1502 --unit 1=sunspec-inverter --unit 2=sunspec-meter \\
@@ -50,6 +53,8 @@ interface Options {
   start?: string;
   pvPeak: string;
   batteryWh: string;
+  heatFeedIn: string;
+  gasFeedIn: string;
   fault: string[];
 }
 
@@ -118,13 +123,32 @@ function parseFaultArg(arg: string): { unit: number; fault: string } {
   return { unit: Number(m[1]), fault: m[2] ?? '' };
 }
 
+function nonNegative(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} ${v}: expected a number ≥ 0`);
+  return n;
+}
+
 function status(sim: Simulator): string {
   const p = sim.home.power;
   const e = sim.home.energy;
+  const extra: string[] = [];
+  for (const d of sim.devices.values()) {
+    if (d instanceof HeatMeterDevice) {
+      const s = d.source.state;
+      extra.push(
+        `heat=${s.powerW}W flow=${s.flowC.toFixed(1)}C return=${s.returnC.toFixed(1)}C ` +
+          `taken=${d.source.totals.takenWh.toFixed(0)}Wh fedIn=${d.source.totals.fedInWh.toFixed(0)}Wh`,
+      );
+    } else if (d instanceof GasMeterDevice) {
+      const [taken, fedIn] = d.pulses();
+      extra.push(`gasPulses=${taken}/${fedIn}`);
+    }
+  }
   return (
     `${new Date(sim.home.now).toISOString()} pv=${p.pvW}W load=${p.loadW}W battery=${p.batteryW}W ` +
     `grid=${p.gridW}W soc=${(sim.home.soc * 100).toFixed(1)}% import=${e.gridImportWh.toFixed(0)}Wh ` +
-    `export=${e.gridExportWh.toFixed(0)}Wh requests=${sim.requests()}`
+    `export=${e.gridExportWh.toFixed(0)}Wh ${extra.map((x) => `${x} `).join('')}requests=${sim.requests()}`
   );
 }
 
@@ -157,6 +181,8 @@ async function run(opts: Options): Promise<void> {
       pvPeakW: positive('--pv-peak', opts.pvPeak),
       batteryWh: Number(opts.batteryWh),
     },
+    heat: { feedInPeakW: nonNegative('--heat-feed-in', opts.heatFeedIn) },
+    gas: { feedInDm3PerHour: nonNegative('--gas-feed-in', opts.gasFeedIn) },
   });
   const timers: NodeJS.Timeout[] = [];
   for (const arg of opts.fault) {
@@ -223,6 +249,8 @@ const program = new Command('wattproof-sim')
   .option('--start <iso-time>', 'simulated time at start (default: now)')
   .option('--pv-peak <W>', 'PV peak power', '6000')
   .option('--battery-wh <Wh>', 'battery capacity', '10000')
+  .option('--heat-feed-in <W>', 'heat-meter: peak heat the home feeds into the network at midday', '0')
+  .option('--gas-feed-in <dm3/h>', 'gas-meter: gas fed into the network on input 2, dm³ per hour', '0')
   .option(
     '--fault <unit:fault>',
     'switch a fault on, e.g. 2:absent or 3:exception=6 (repeatable)',

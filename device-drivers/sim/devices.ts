@@ -1,16 +1,25 @@
 // The simulated devices: each turns the shared Home's state into the registers a real device of
 // its kind would show. SunSpec devices use the project's SunSpec tables (SunSpecImage); the
 // Eastron SDM630 has its own input-register map of float32 values.
-import { encodeRaw } from '../codec.js';
+import { decodeRaw, encodeRaw } from '../codec.js';
 import { SunSpecImage } from '../sunspec/image.js';
 import type { SimClock } from './clock.js';
 import { FaultSwitches } from './faults.js';
 import type { ServedDevice } from './modbus-handler.js';
+import { type GasSource, GasUse, type GasUseOptions } from './physics/gas.js';
+import { HeatCircuit, type HeatCircuitOptions, type HeatSource } from './physics/heat.js';
 import type { Home, HomeEnergy } from './physics/home.js';
 import { hash01 } from './physics/noise.js';
 import { RegisterBank } from './register-bank.js';
 
-export const DEVICE_KINDS = ['sunspec-inverter', 'sunspec-meter', 'sunspec-battery', 'sdm630'] as const;
+export const DEVICE_KINDS = [
+  'sunspec-inverter',
+  'sunspec-meter',
+  'sunspec-battery',
+  'sdm630',
+  'heat-meter',
+  'gas-meter',
+] as const;
 export type DeviceKind = (typeof DEVICE_KINDS)[number];
 
 export function isDeviceKind(s: string): s is DeviceKind {
@@ -22,6 +31,8 @@ export const DEVICE_DESCRIPTIONS: Readonly<Record<DeviceKind, string>> = {
   'sunspec-meter': 'SunSpec grid meter, 3-phase (models 1, 203): W, TotWhImp, TotWhExp',
   'sunspec-battery': 'SunSpec battery (models 1, 124, 802): SoC, W (> 0 discharging)',
   sdm630: 'Eastron SDM630 grid meter: float32 input registers (function 4), kWh counters',
+  'heat-meter': 'Itron CF Echo II heat meter (Modbus card): float32 holding registers, kWh of heat',
+  'gas-meter': 'gas meter pulses (0.01 m³) on an iSMA SFAR-1M-4DI: 32-bit counters, low word first',
 };
 
 export interface SimDevice extends ServedDevice {
@@ -40,6 +51,10 @@ export interface DeviceContext {
   readonly unit: number;
   /** SunSpec base address (40000 unless told). */
   readonly base?: number;
+  /** The heat meter's circuit (seed and start default to the home's). */
+  readonly heat?: HeatCircuitOptions;
+  /** The gas meter's household or producer (seed and start default to the home's). */
+  readonly gas?: GasUseOptions;
 }
 
 /**
@@ -547,6 +562,203 @@ class Sdm630 implements SimDevice {
   }
 }
 
+/** A total (Wh, litres, dm³) as a device shows it: from a starting reading, floored, resettable. */
+class TotalCounter {
+  private offset: number;
+  private baseline: number;
+
+  constructor(
+    private readonly total: () => number,
+    start: number,
+  ) {
+    this.offset = start;
+    this.baseline = total();
+  }
+
+  get value(): number {
+    return Math.floor(this.offset + this.total() - this.baseline);
+  }
+
+  /** The counter shows `v` from now on (a reset to 0, or an installer presetting it). */
+  set(v: number): void {
+    this.offset = v;
+    this.baseline = this.total();
+  }
+}
+
+/**
+ * Itron CF Echo II heat meter with its Modbus card: every value a big-endian float32 in holding
+ * registers 0..17 (the card's table, 0-based). Energy in kWh, volume in litres, power in 0.1 kW,
+ * temperatures in 0.1 °C, their difference in 0.01 K; negative values are sent as their absolute
+ * value. Heat taken counts in the energy index, heat fed in in the cooling index.
+ */
+export const CF_ECHO_REGISTERS = {
+  serialNumber: 0,
+  energyKwh: 2,
+  volumeL: 4,
+  power100W: 6,
+  flowLph: 8,
+  flowTemp01C: 10,
+  returnTemp01C: 12,
+  difference001K: 14,
+  coolingKwh: 16,
+} as const;
+
+export class HeatMeterDevice implements SimDevice {
+  readonly kind = 'heat-meter';
+  readonly base = null;
+  readonly bank = new RegisterBank();
+  readonly faults = new FaultSwitches();
+  readonly unit: number;
+  readonly serial: string;
+  /** The physics the meter measures (the tests may drive their own). */
+  readonly source: HeatSource;
+  private readonly clock: SimClock;
+  private readonly serialNumber: number;
+  private readonly taken: TotalCounter;
+  private readonly fedIn: TotalCounter;
+  private readonly volume: TotalCounter;
+
+  constructor(ctx: DeviceContext, source?: HeatSource) {
+    this.clock = ctx.clock;
+    this.unit = ctx.unit;
+    this.source = source ?? new HeatCircuit({ seed: ctx.home.seed, startMs: ctx.home.now, ...ctx.heat });
+    // A float32 holds whole numbers exactly below 2^24: a 7-digit serial survives the card.
+    this.serialNumber = 1_000_000 + Math.floor(hash01(ctx.home.seed + 41, ctx.unit) * 8_000_000);
+    this.serial = String(this.serialNumber);
+    const t = this.source.totals;
+    this.taken = new TotalCounter(() => t.takenWh, startReading(ctx.home, ctx.unit, 42, 20_000_000));
+    this.fedIn = new TotalCounter(() => t.fedInWh, startReading(ctx.home, ctx.unit, 43, 2_000_000));
+    this.volume = new TotalCounter(() => t.volumeL, startReading(ctx.home, ctx.unit, 44, 500_000));
+    this.bank.set('holding', 0, new Uint16Array(18));
+    this.update();
+  }
+
+  refresh(): void {
+    this.source.advanceTo(this.clock.now());
+    this.update();
+  }
+
+  private put(name: keyof typeof CF_ECHO_REGISTERS, value: number): void {
+    this.bank.set('holding', CF_ECHO_REGISTERS[name], encodeRaw(FLOAT32, value));
+  }
+
+  private update(): void {
+    const s = this.source.state;
+    this.put('serialNumber', this.serialNumber);
+    this.put('energyKwh', this.taken.value / 1000);
+    this.put('coolingKwh', this.fedIn.value / 1000);
+    this.put('volumeL', this.volume.value);
+    this.put('power100W', Math.round(Math.abs(s.powerW) / 100));
+    this.put('flowLph', Math.round(s.flowLph));
+    this.put('flowTemp01C', Math.round(s.flowC * 10));
+    this.put('returnTemp01C', Math.round(s.returnC * 10));
+    this.put('difference001K', Math.round(Math.abs(s.flowC - s.returnC) * 100));
+  }
+
+  resetCounters(): void {
+    this.taken.set(0);
+    this.fedIn.set(0);
+    this.volume.set(0);
+    this.update();
+  }
+}
+
+/**
+ * iSMA CONTROLLI SFAR-1M-4DI (0-based addresses): version/type and module address in input
+ * registers 0 and 1, input states in input register 50, four 32-bit pulse counters in holding
+ * registers 52..59 (least significant register first; writable, so an installer can preset them
+ * to the meter's index) and their captured copies in 60..67. Input 1 counts the gas meter that
+ * takes gas from the network, input 2 a feed-in meter; one pulse is 0.01 m³ = 10 dm³.
+ */
+export const SFAR_4DI_REGISTERS = {
+  versionType: 0,
+  moduleAddress: 1,
+  baudRate: 2,
+  inputs: 50,
+  counter1: 52,
+  counter2: 54,
+  counter3: 56,
+  counter4: 58,
+  captured1: 60,
+} as const;
+
+export const GAS_DM3_PER_PULSE = 10;
+
+const UINT32_LOW_FIRST = { type: 'uint32', wordOrder: 'little', sentinels: 'none' } as const;
+
+export class GasMeterDevice implements SimDevice {
+  readonly kind = 'gas-meter';
+  readonly base = null;
+  readonly bank = new RegisterBank();
+  readonly faults = new FaultSwitches();
+  readonly unit: number;
+  readonly serial: string;
+  readonly source: GasSource;
+  private readonly clock: SimClock;
+  /** Gas volume behind inputs 1 and 2, dm³ (whole pulses shown). */
+  private readonly channels: [TotalCounter, TotalCounter];
+
+  constructor(ctx: DeviceContext, source?: GasSource) {
+    this.clock = ctx.clock;
+    this.unit = ctx.unit;
+    this.serial = `SFAR-${String(ctx.home.seed).padStart(4, '0')}-${String(ctx.unit).padStart(3, '0')}`;
+    this.source = source ?? new GasUse({ seed: ctx.home.seed, startMs: ctx.home.now, ...ctx.gas });
+    const t = this.source.totals;
+    // Input 1 starts at a plausible meter index (whole pulses); input 2 at zero.
+    const startPulses = Math.floor(hash01(ctx.home.seed + 45, ctx.unit) * 400_000);
+    this.channels = [
+      new TotalCounter(() => t.takenDm3, startPulses * GAS_DM3_PER_PULSE),
+      new TotalCounter(() => t.fedInDm3, 0),
+    ];
+    this.bank.set('input', SFAR_4DI_REGISTERS.versionType, [0x0310]);
+    this.bank.set('input', SFAR_4DI_REGISTERS.moduleAddress, [ctx.unit]);
+    this.bank.set('holding', SFAR_4DI_REGISTERS.baudRate, [3, 0, 0, 0, 0, 0, 0]); // 2..8: link settings
+    this.bank.set('holding', 32, new Uint16Array(6)); // packet statistics
+    this.bank.set('input', SFAR_4DI_REGISTERS.inputs, [0]);
+    this.bank.set('holding', SFAR_4DI_REGISTERS.counter1, new Uint16Array(16));
+    // Writing a counter presets it: the channel counts on from the written number of pulses.
+    this.bank.allowWrites(SFAR_4DI_REGISTERS.counter1, 4, () => {
+      this.channels.forEach((c, i) => {
+        const regs = this.bank.read('holding', SFAR_4DI_REGISTERS.counter1 + 2 * i, 2);
+        c.set(Number(decodeRaw(UINT32_LOW_FIRST, regs)) * GAS_DM3_PER_PULSE);
+      });
+    });
+    this.update();
+  }
+
+  /** Pulses counted on input 1 (gas taken) and 2 (gas fed in). */
+  pulses(): [number, number] {
+    return [
+      Math.floor(this.channels[0].value / GAS_DM3_PER_PULSE),
+      Math.floor(this.channels[1].value / GAS_DM3_PER_PULSE),
+    ];
+  }
+
+  refresh(): void {
+    this.source.advanceTo(this.clock.now());
+    this.update();
+  }
+
+  private update(): void {
+    const [p1, p2] = this.pulses();
+    this.bank.set('holding', SFAR_4DI_REGISTERS.counter1, encodeRaw(UINT32_LOW_FIRST, p1));
+    this.bank.set('holding', SFAR_4DI_REGISTERS.counter2, encodeRaw(UINT32_LOW_FIRST, p2));
+    this.bank.set('holding', SFAR_4DI_REGISTERS.captured1, encodeRaw(UINT32_LOW_FIRST, p1));
+    this.bank.set('holding', SFAR_4DI_REGISTERS.captured1 + 2, encodeRaw(UINT32_LOW_FIRST, p2));
+    // A reed contact closes for part of each pulse: here, the second half of every 10 dm³.
+    const closed = (c: TotalCounter) => (c.value % GAS_DM3_PER_PULSE >= GAS_DM3_PER_PULSE / 2 ? 1 : 0);
+    this.bank.set('input', SFAR_4DI_REGISTERS.inputs, [
+      closed(this.channels[0]) | (closed(this.channels[1]) << 1),
+    ]);
+  }
+
+  resetCounters(): void {
+    for (const c of this.channels) c.set(0);
+    this.update();
+  }
+}
+
 export function createDevice(kind: DeviceKind, ctx: DeviceContext): SimDevice {
   switch (kind) {
     case 'sunspec-inverter':
@@ -557,5 +769,9 @@ export function createDevice(kind: DeviceKind, ctx: DeviceContext): SimDevice {
       return new SunSpecBattery(ctx);
     case 'sdm630':
       return new Sdm630(ctx);
+    case 'heat-meter':
+      return new HeatMeterDevice(ctx);
+    case 'gas-meter':
+      return new GasMeterDevice(ctx);
   }
 }

@@ -1,8 +1,10 @@
 // A simulated home on a Modbus bus: one Home model, the devices that show it, and the servers
 // (TCP, RTU, or both) that answer for them. This is what `wattproof-sim` runs and what tests start.
 import { ManualClock, ScaledClock, type SimClock } from './clock.js';
-import { createDevice, type DeviceKind, isDeviceKind, type SimDevice } from './devices.js';
+import { createDevice, DEVICE_KINDS, type DeviceKind, isDeviceKind, type SimDevice } from './devices.js';
 import { SimUnits } from './modbus-handler.js';
+import type { GasUseOptions } from './physics/gas.js';
+import type { HeatCircuitOptions } from './physics/heat.js';
 import { Home, type HomeOptions } from './physics/home.js';
 import { SimRtuServer } from './rtu-server.js';
 import { attachStorageControls, type StorageDevice } from './storage-control.js';
@@ -26,6 +28,10 @@ export interface SimulatorOptions {
   /** Drive time yourself (tests); default: real time × speed from `home.startMs`. */
   clock?: SimClock;
   home?: HomeOptions;
+  /** A heat meter's circuit (e.g. feedInPeakW for a home that also feeds heat in). */
+  heat?: HeatCircuitOptions;
+  /** A gas meter's household or producer (e.g. feedInDm3PerHour). */
+  gas?: GasUseOptions;
 }
 
 /**
@@ -38,7 +44,7 @@ export function parseUnitSpec(arg: string): UnitSpec {
   if (!m || !isDeviceKind(kind)) {
     throw new Error(
       `--unit ${arg}: expected <id>=<kind>[@<sunspec base>], e.g. 1=sunspec-inverter or 3=sunspec-battery@50000; ` +
-        'kinds: sunspec-inverter, sunspec-meter, sunspec-battery, sdm630',
+        `kinds: ${DEVICE_KINDS.join(', ')}`,
     );
   }
   const unit = Number(m[1]);
@@ -71,6 +77,8 @@ export class Simulator {
         clock: this.clock,
         unit: spec.unit,
         ...(spec.base !== undefined ? { base: spec.base } : {}),
+        ...(options.heat !== undefined ? { heat: options.heat } : {}),
+        ...(options.gas !== undefined ? { gas: options.gas } : {}),
       });
       // The battery takes setpoints through its model 124 controls (storage-control.ts).
       if (spec.kind === 'sunspec-battery')
