@@ -219,9 +219,9 @@ function chooseSqliteNative(opts: PackageGatewayOptions): { source: string; majo
     if (opts.arch === 'arm64') {
       throw new PackagingError(
         'arm64 needs a better_sqlite3.node built for aarch64: no prebuild can be downloaded here and no ' +
-          'cross-compiler is installed. Build it on a Raspberry Pi (64-bit OS, Node.js 20): ' +
-          '`npm ci && npm rebuild better-sqlite3`, copy node_modules/better-sqlite3/build/Release/better_sqlite3.node ' +
-          'here and pass --native PATH.',
+          'cross-compiler is installed. On an arm64 machine (a Raspberry Pi with a 64-bit OS and Node.js 20), ' +
+          "`npm ci && npm run package:gateway` builds the arm64 package directly; or copy that machine's " +
+          'node_modules/better-sqlite3/build/Release/better_sqlite3.node here and pass --native PATH.',
       );
     }
     source = path.join(opts.repoRoot, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node');
