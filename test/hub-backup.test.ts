@@ -136,6 +136,44 @@ describe('ledger backup while the hub ingests', () => {
   });
 });
 
+describe('restore from a copy without MQTT credentials', () => {
+  it('restores the log and says which gateways must enrol again', { timeout: 60_000 }, async () => {
+    const { hub, dir } = await startTestHub();
+    cleanups.push(() => hub.stop());
+    const g = new TestGateway();
+    await g.enrol(hub.httpUrl);
+    await g.connect();
+    cleanups.push(() => g.close());
+    const m = g.nextProof();
+    await g.publishProof(m);
+    await g.receiptFor(m, 'accepted');
+    const work = mkdtempSync(path.join(tmpdir(), 'wattproof-backup-'));
+    await expect(
+      backupLedger(path.join(dir, 'ledger.db'), path.join(work, 'missing', 'b.db')),
+    ).rejects.toThrow(/missing does not exist: create it first/);
+    const file = path.join(work, 'b.db');
+    await backupLedger(path.join(dir, 'ledger.db'), file);
+    // What a mirror's copy is like: the log and its bindings, no credentials.
+    execFileSync('sqlite3', [file, 'DELETE FROM mqtt_credentials;']);
+    const fresh = path.join(work, 'fresh');
+    mkdirSync(fresh, { mode: 0o700 });
+    copyFileSync(path.join(dir, 'hub.key'), path.join(fresh, 'hub.key')); // (no engine: no validator key)
+    const r = await restoreLedger(file, fresh);
+    expect(r.entries).toBe(2);
+    expect(r.verify.ok).toBe(true);
+    expect(r.warnings).toEqual([
+      expect.stringMatching(/^1 gateways bound in the log have no MQTT credentials/),
+    ]);
+    // A backup made by `backup` carries them: no warning.
+    const full = path.join(work, 'full.db');
+    await backupLedger(path.join(dir, 'ledger.db'), full);
+    const fresh2 = path.join(work, 'fresh2');
+    mkdirSync(fresh2, { mode: 0o700 });
+    copyFileSync(path.join(dir, 'hub.key'), path.join(fresh2, 'hub.key'));
+    expect((await restoreLedger(full, fresh2)).warnings).toEqual([]);
+  });
+});
+
 describe('wattproof-hub backup and restore', () => {
   // Several Node processes one after another on a loaded 2-core machine.
   it('backs up a running hub, restores into a fresh data dir, verify passes, the restored hub continues the log', {

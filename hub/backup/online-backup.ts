@@ -113,6 +113,12 @@ export async function backupLedger(
   if (existsSync(dest)) {
     throw new BackupRefused(`${dest} exists: a backup never overwrites a file; name a new one`);
   }
+  const destDir = path.dirname(path.resolve(dest));
+  if (!existsSync(destDir)) {
+    throw new BackupRefused(
+      `${destDir} does not exist: create it first (mode 0700, owned by the hub's user)`,
+    );
+  }
   const started = Date.now();
   // Created here, empty, 0600, exclusively: SQLite then writes into it and keeps its mode (and
   // gives its journal the same mode).
@@ -198,6 +204,22 @@ export interface RestoreResult extends LedgerSummary {
   /** Where the ledger that was replaced now is (with --replace). */
   replacedKeptAs: string | undefined;
   verify: LedgerDbReport;
+  /** What the operator must do before gateways can work with the restored hub. */
+  warnings: string[];
+}
+
+/**
+ * Gateways bound in the log but without MQTT credentials in the file: a mirror's copy holds the
+ * log but none of the hub's secrets-derived tables, so its gateways cannot log in to the broker.
+ */
+function gatewaysWithoutCredentials(db: Database.Database): number {
+  return (
+    db
+      .prepare<[], { n: number }>(
+        'SELECT COUNT(*) AS n FROM bindings WHERE gw NOT IN (SELECT username FROM mqtt_credentials)',
+      )
+      .get()?.n ?? 0
+  );
 }
 
 /**
@@ -264,9 +286,11 @@ export async function restoreLedger(
     }
     const copy = new Database(tmp, { fileMustExist: true });
     let summary: LedgerSummary;
+    let uncredentialled: number;
     try {
       copy.pragma('journal_mode = DELETE');
       summary = copy.transaction(() => summarise(copy))();
+      uncredentialled = gatewaysWithoutCredentials(copy);
     } finally {
       copy.close();
     }
@@ -299,7 +323,13 @@ export async function restoreLedger(
     rmSync(`${target}-shm`, { force: true });
     renameSync(tmp, target);
     fsyncPath(dataDir);
-    return { ...summary, file: target, replacedKeptAs, verify: report };
+    const warnings =
+      uncredentialled > 0
+        ? [
+            `${uncredentialled} gateways bound in the log have no MQTT credentials in this file (a mirror's copy holds none): each must enrol again with a new token before it can connect (its key and chain continue)`,
+          ]
+        : [];
+    return { ...summary, file: target, replacedKeptAs, verify: report, warnings };
   } finally {
     removeQuietly(tmp);
   }

@@ -30,7 +30,8 @@ export function register(program: Command): void {
           process.stdout.write(
             `restored ${r.entries} entries to ${r.file} (verify: ok, ${r.verify.checkpoints} checkpoints)\n` +
               (r.replacedKeptAs ? `the ledger it replaced is kept as ${r.replacedKeptAs}\n` : '') +
-              describeTreeHead(r),
+              describeTreeHead(r) +
+              r.warnings.map((w) => `warning: ${w}\n`).join(''),
           );
         } catch (err) {
           process.stderr.write(`wattproof-hub restore: ${(err as Error).message}\n`);
