@@ -21,6 +21,7 @@ import { registerEngineApi } from './engine/api.js';
 import { gatewayBirthOf } from './engine/contract-delivery.js';
 import { Engine } from './engine/engine.js';
 import { SimpleReviewer } from './engine/reviewer.js';
+import { KeyRulings } from './engine/rulings.js';
 import { loadOrCreateValidatorKey, VALIDATOR_KEY_FILE } from './engine/validator-key.js';
 import { setUpValidator } from './engine/validator-setup.js';
 import { Enrolment } from './enrolment/enrol.js';
@@ -308,6 +309,7 @@ export class Hub {
         log: log.child({ part: 'engine' }),
         afterAppend: () => checkpointer.afterCommit(),
         ...(setUp?.congestion ? { congestion: setUp.congestion } : {}),
+        rulings: setUp?.validator ?? new KeyRulings(validatorKey),
       });
     }
     const verifier = createMessageVerifier(o.verifyWorkers ?? 0, (err) =>

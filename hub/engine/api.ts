@@ -13,12 +13,16 @@ import type {
 import { z } from 'zod';
 import { decodeJwsUnverified } from '../../protocol/index.js';
 import {
+  COMPLAINT_TYP,
   CONTRACT_CANCELLATION_TYP,
+  DEREGISTRATION_REQUEST_TYP,
+  DISPUTE_TYP,
   ORDER_TYP,
   PARTICIPANT_APPLICATION_TYP,
 } from '../../protocol/messages/index.js';
 import { bearerCheck } from '../api/http.js';
 import { CONTRACT_STATUSES, type ContractRecord } from '../contracts/index.js';
+import { orderStatusOf } from '../markets/contract-fold.js';
 import { HubDispatcher, registerDispatchApi } from './dispatch.js';
 import { type Engine, EngineError, type EngineReceipt } from './engine.js';
 
@@ -45,6 +49,53 @@ const creditBody = z.strictObject({
 });
 
 const ID = /^[A-Za-z0-9_-]{1,80}$/;
+
+const reasonsBody = z
+  .array(
+    z.strictObject({
+      code: z
+        .string()
+        .regex(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/, 'must be a kebab-case code such as "meter-fault-shown"')
+        .max(64),
+      message: z.string().min(1, 'say why, for people').max(500),
+    }),
+  )
+  .min(1, 'name at least one reason')
+  .max(100);
+
+const participantIdBody = z
+  .string()
+  .regex(/^pt-[a-z2-7]{16}$/, 'must be a participant id (pt- and 16 characters a-z, 2-7)');
+
+const rulingBody = z.strictObject({
+  outcome: z.enum(['upheld', 'rejected'], 'must be "upheld" or "rejected"'),
+  reasons: reasonsBody,
+  refund: z
+    .strictObject({
+      from: participantIdBody,
+      to: participantIdBody,
+      amountMinor: z.int('must be a whole number of minor units').min(1).max(Number.MAX_SAFE_INTEGER),
+    })
+    .optional(),
+});
+
+const complaintDecisionBody = z.strictObject({
+  outcome: z.enum(['upheld', 'rejected'], 'must be "upheld" or "rejected"'),
+  reasons: reasonsBody,
+});
+
+/** The payload member `key` of a compact JWS, without verifying it (the engine verifies). */
+function named(jws: string, key: string): unknown {
+  return (decodeJwsUnverified(jws)?.payload as Record<string, unknown> | undefined)?.[key];
+}
+
+/** A ruling that cannot be made (not open, refund above its bound): 409 with the ruling's code. */
+function asConflict(err: unknown): never {
+  const e = err as { name?: string; code?: unknown; message?: string };
+  if ((e.name === 'ValidatorError' || e.name === 'RulingError') && typeof e.code === 'string')
+    throw new EngineError(409, e.code, e.message ?? e.code);
+  throw err;
+}
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body);
@@ -222,6 +273,149 @@ export async function registerEngineApi<L extends FastifyBaseLogger>(
       if (!rec) throw new EngineError(404, 'unknown-contract', `no contract ${id} in the log`);
       const notices = state().notices.filter((n) => n.contract === id);
       return reply.send({ contract: rec, signed: engine.signedContractOf(rec) ?? null, notices });
+    }),
+  );
+
+  // Disputes, complaints and deregistration requests: signed by the participant, whose signature is
+  // the authorisation. The validator's rulings on them: the operator bearer token.
+
+  app.post(
+    '/v1/contracts/:id/disputes',
+    route((req, reply) => {
+      const { id } = req.params as { id: string };
+      const { jws } = parseBody(jwsBody, req.body);
+      if (named(jws, 'contract') !== id)
+        throw new EngineError(
+          400,
+          'contract-mismatch',
+          `the dispute names contract ${String(named(jws, 'contract'))}, not ${id}`,
+        );
+      const r = engine.submitSigned(jws, DISPUTE_TYP);
+      return reply.code(statusOf([r])).send({
+        receipt: r,
+        dispute: state().disputes[r.messageHash] ?? null,
+        status: state().contracts[id]?.status ?? null,
+      });
+    }),
+  );
+
+  app.post(
+    '/v1/complaints',
+    route((req, reply) => {
+      const { jws } = parseBody(jwsBody, req.body);
+      const r = engine.submitSigned(jws, COMPLAINT_TYP);
+      return reply
+        .code(statusOf([r]))
+        .send({ receipt: r, complaint: state().complaints[r.messageHash] ?? null });
+    }),
+  );
+
+  app.post(
+    '/v1/participants/:id/deregistration',
+    route((req, reply) => {
+      const { id } = req.params as { id: string };
+      const { jws } = parseBody(jwsBody, req.body);
+      if (named(jws, 'participant') !== id)
+        throw new EngineError(
+          400,
+          'participant-mismatch',
+          `the request names participant ${String(named(jws, 'participant'))}, not ${id}`,
+        );
+      const r = engine.submitSigned(jws, DEREGISTRATION_REQUEST_TYP);
+      return reply
+        .code(statusOf([r]))
+        .send({ receipt: r, participant: state().registry.participants[id] ?? null });
+    }),
+  );
+
+  app.post(
+    '/v1/disputes/:hash/ruling',
+    route((req, reply) => {
+      requireOperator(req);
+      const { hash } = req.params as { hash: string };
+      const body = parseBody(rulingBody, req.body);
+      if (!ID.test(hash) || !Object.hasOwn(state().disputes, hash))
+        throw new EngineError(404, 'unknown-dispute', `no dispute ${hash} in the log`);
+      let r: EngineReceipt;
+      try {
+        r = engine.decide((v, s, at) => v.rule(s, hash, body, at));
+      } catch (err) {
+        asConflict(err);
+      }
+      return reply.code(statusOf([r])).send({ receipt: r, dispute: state().disputes[hash] ?? null });
+    }),
+  );
+
+  app.post(
+    '/v1/complaints/:hash/decision',
+    route((req, reply) => {
+      requireOperator(req);
+      const { hash } = req.params as { hash: string };
+      const body = parseBody(complaintDecisionBody, req.body);
+      if (!ID.test(hash) || !Object.hasOwn(state().complaints, hash))
+        throw new EngineError(404, 'unknown-complaint', `no complaint ${hash} in the log`);
+      let r: EngineReceipt;
+      try {
+        r = engine.decide((v, s, at) => v.decideComplaint(s, hash, body.outcome, body.reasons, at));
+      } catch (err) {
+        asConflict(err);
+      }
+      return reply.code(statusOf([r])).send({ receipt: r, complaint: state().complaints[hash] ?? null });
+    }),
+  );
+
+  app.get(
+    '/v1/disputes',
+    route((req, reply) => {
+      const q = req.query as { contract?: string; status?: string };
+      const list = Object.values(state().disputes)
+        .filter((d) => q.contract === undefined || d.contract === q.contract)
+        .filter((d) => q.status === undefined || d.status === q.status)
+        .sort((a, b) => a.index - b.index);
+      return reply.send({ disputes: list });
+    }),
+  );
+
+  app.get(
+    '/v1/disputes/:hash',
+    route((req, reply) => {
+      const { hash } = req.params as { hash: string };
+      const d = ID.test(hash) && Object.hasOwn(state().disputes, hash) ? state().disputes[hash] : undefined;
+      if (!d) throw new EngineError(404, 'unknown-dispute', `no dispute ${hash} in the log`);
+      return reply.send({ dispute: d });
+    }),
+  );
+
+  app.get(
+    '/v1/complaints',
+    route((req, reply) => {
+      const q = req.query as { about?: string; status?: string };
+      const list = Object.values(state().complaints)
+        .filter((c) => q.about === undefined || c.about === q.about)
+        .filter((c) => q.status === undefined || c.status === q.status)
+        .sort((a, b) => a.index - b.index);
+      return reply.send({ complaints: list });
+    }),
+  );
+
+  app.get(
+    '/v1/complaints/:hash',
+    route((req, reply) => {
+      const { hash } = req.params as { hash: string };
+      const c =
+        ID.test(hash) && Object.hasOwn(state().complaints, hash) ? state().complaints[hash] : undefined;
+      if (!c) throw new EngineError(404, 'unknown-complaint', `no complaint ${hash} in the log`);
+      return reply.send({ complaint: c });
+    }),
+  );
+
+  app.get(
+    '/v1/orders/:hash',
+    route((req, reply) => {
+      const { hash } = req.params as { hash: string };
+      const o = ID.test(hash) ? orderStatusOf(state(), hash, engine.now()) : undefined;
+      if (!o) throw new EngineError(404, 'unknown-order', `no order ${hash} in the log`);
+      return reply.send(o);
     }),
   );
 

@@ -12,10 +12,13 @@
 import type { Logger } from 'pino';
 import { b64url, decodeJwsUnverified, messageHashB64, signJws } from '../../protocol/index.js';
 import {
+  COMPLAINT_TYP,
   CONTRACT_ACTIVATION_TYP,
   CONTRACT_CANCELLATION_TYP,
   CONTRACT_CLOSE_TYP,
   CONTRACT_TYP,
+  DEREGISTRATION_REQUEST_TYP,
+  DISPUTE_TYP,
   type EnergyType,
   OPERATOR_CREDIT_TYP,
   ORDER_TYP,
@@ -60,6 +63,7 @@ import { ownerOfGateway } from '../participants/registry.js';
 import { contractMessageOf, DELIVERED_STATUSES, gatewaysOf } from './contract-delivery.js';
 import type { HubDispatchPort } from './dispatch.js';
 import type { Reviewer } from './reviewer.js';
+import type { Rulings } from './rulings.js';
 
 export interface EngineConfig {
   /** The ledger's one currency (FoldConfig.currency). */
@@ -91,6 +95,8 @@ export interface EngineDeps {
   log: Logger;
   /** Called after the engine appended (the checkpointer hooks in here). */
   afterAppend?: () => void;
+  /** The validator's rulings on a person's word (disputes, complaints); absent = none here. */
+  rulings?: Rulings;
   /** Congestion decisions per interval (congestion-step.ts); absent = none. */
   congestion?: {
     readonly kid: string;
@@ -121,7 +127,14 @@ export interface EngineReceipt {
 }
 
 const PAGE = 1000;
-const ENGINE_TYPS_PT = [PARTICIPANT_APPLICATION_TYP, CONTRACT_CANCELLATION_TYP, ORDER_TYP] as const;
+const ENGINE_TYPS_PT = [
+  PARTICIPANT_APPLICATION_TYP,
+  CONTRACT_CANCELLATION_TYP,
+  ORDER_TYP,
+  DISPUTE_TYP,
+  COMPLAINT_TYP,
+  DEREGISTRATION_REQUEST_TYP,
+] as const;
 
 export class Engine {
   private state: LedgerState = emptyState();
@@ -466,6 +479,30 @@ export class Engine {
     return this.receiptOf(r.entry, r.outcome);
   }
 
+  /** The time the engine acts at (its injected clock). */
+  now(): number {
+    return this.d.clock();
+  }
+
+  /**
+   * A validator ruling on a person's word (the API checked the operator's token): `make` signs it
+   * from the state as of the append, inside the ledger's transaction; its errors come back as is.
+   */
+  decide(make: (rulings: Rulings, state: LedgerState, at: number) => { compact: string }): EngineReceipt {
+    const rulings = this.d.rulings;
+    if (!rulings) throw new EngineError(409, 'no-validator', 'this hub makes no validator rulings');
+    const [r] = this.appendEntries(() => [
+      {
+        jws: make(rulings, this.state, this.d.clock()).compact,
+        typ: VALIDATOR_DECISION_TYP,
+        kid: rulings.kid,
+      },
+    ]);
+    if (!r) throw new Error('append returned nothing');
+    this.onAppended();
+    return this.receiptOf(r.entry, r.outcome);
+  }
+
   // -------------------------------------------------------------------------------------------
   // The work: reviews, activations, settlements, closes, the market
 
@@ -482,9 +519,10 @@ export class Engine {
       do {
         this.tickAgain = false;
         this.catchUp();
+        // The market first: the contracts a gate closure makes are reviewed and activated at once.
+        this.step('market', () => this.runMarket());
         this.step('review', () => this.runReviews());
         this.step('congestion', () => this.runCongestion());
-        this.step('market', () => this.runMarket());
         this.step('activation', () => this.runActivations());
         this.step('settlement', () => this.runSettlements());
         this.step('close', () => this.runCloses());

@@ -320,3 +320,45 @@ function countedProofHashes(c: FlexibilityContract, proofs: ContractRecord['proo
       if (verdict.counted) out.add(proof.hash);
   return [...out];
 }
+
+// ---------------------------------------------------------------------------------------------
+// Orders as their participants see them
+
+export interface OrderStatus {
+  hash: string;
+  index: number;
+  order: Order;
+  /**
+   * `filled`: every interval of the window contracted in full; `expired`: its `expires` has passed
+   * (an order takes part in no clearing at or after it: docs/markets.md, "Books and gate closure");
+   * `open`: it may still trade.
+   */
+  status: 'open' | 'filled' | 'expired';
+  /** Contracted quantity per interval start, from the market contracts made of it. */
+  filled: Record<string, number>;
+  /** The market-made contracts it authorised. */
+  contracts: string[];
+}
+
+/** An order's standing at `now`, from the folded state; undefined when no such order is in the log. */
+export function orderStatusOf(state: LedgerState, hash: string, now: number): OrderStatus | undefined {
+  const r = Object.hasOwn(state.orders, hash) ? state.orders[hash] : undefined;
+  if (r === undefined) return undefined;
+  const o = r.order;
+  const q = orderQuantity(o);
+  let full = true;
+  for (let s = o.window.start; s + o.settlementPeriodMs <= o.window.end; s += o.settlementPeriodMs)
+    if ((r.filled[String(s)] ?? 0) < q) full = false;
+  const contracts = Object.values(state.contracts)
+    .filter((c) => c.market !== undefined && (c.market.offer === hash || c.market.bid === hash))
+    .sort((a, b) => (a.market?.matchIndex ?? 0) - (b.market?.matchIndex ?? 0))
+    .map((c) => c.id);
+  return {
+    hash,
+    index: r.index,
+    order: o,
+    status: full ? 'filled' : now >= o.expires ? 'expired' : 'open',
+    filled: { ...r.filled },
+    contracts,
+  };
+}
