@@ -5,6 +5,7 @@
 import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EXAMPLE_T0 } from '../../protocol/messages/examples.js';
+import { type ContractRecord, emptyState } from '../contracts/fold.js';
 import type { LogBuilder } from '../contracts/log-builder.js';
 import { type Highs, loadSolver } from '../validator/congestion/lp.js';
 import {
@@ -109,5 +110,30 @@ describe('congestion step', () => {
     // One per interval of the window, each once.
     expect(undecidable).toHaveLength(4);
     expect(fold(b).congestion).toEqual([]);
+  });
+
+  it('a decision too large for one ledger entry is not signed, and is logged once', () => {
+    const { step, lines } = setUp({ method: 'min-adjustment', weights: { default: 1 } });
+    // 600 contracts bus-1 → bus-3 written straight into a state (only the fields the congestion
+    // request reads): every one is cut, so the decision would list 600 adjustments (> 64 KiB).
+    const state = emptyState();
+    state.size = 1;
+    state.registry.participants['pt-s'] = { gridNode: 'bus-1' } as never;
+    state.registry.participants['pt-b'] = { gridNode: 'bus-3' } as never;
+    for (let i = 0; i < 600; i++) {
+      const id = `ct-${String(i).padEnd(43, 'A')}`;
+      state.contracts[id] = {
+        id,
+        status: 'active',
+        stop: null,
+        contract: compliantContract({ seller: 'pt-s', buyer: 'pt-b' }),
+      } as unknown as ContractRecord;
+    }
+    expect(step.next(state, T_REVIEW)).toEqual([]);
+    state.size++;
+    expect(step.next(state, T_REVIEW)).toEqual([]);
+    const tooLarge = lines.filter((l) => l.event === 'congestion-decision-too-large');
+    // Once for each of the four intervals; not again after more entries.
+    expect(tooLarge).toHaveLength(4);
   });
 });

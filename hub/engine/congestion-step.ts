@@ -10,6 +10,7 @@
 // The step only plans signed entries from the state; the engine appends them with its single
 // writer (Engine.runCongestion), so every decision cites the state it was computed from.
 import type { Logger } from 'pino';
+import { MAX_JWS_BYTES } from '../../protocol/index.js';
 import type { ValidatorDecision } from '../../protocol/messages/index.js';
 import type { CongestionRecord, LedgerState } from '../contracts/fold.js';
 import { canonicalHashB64url } from '../validator/congestion/canonical.js';
@@ -70,7 +71,8 @@ export class CongestionStep {
   private readonly seenKey = new Map<number, string>();
   /** Outputs by inputs hash (the side table of decisions this process made or recomputed). */
   private readonly outputs = new Map<string, CongestionOutputs>();
-  /** Inputs hashes no adjustment within the policy could clear (logged once each). */
+  /** Inputs hashes that gave no decision to sign: no adjustment within the policy clears the
+   * overloads, or the decision is too large for one entry (logged once each). */
   private readonly infeasible = new Set<string>();
 
   constructor(private readonly o: CongestionStepOptions) {
@@ -113,7 +115,20 @@ export class CongestionStep {
           }
           try {
             const made = validator.congestion(state, interval, now);
-            if (made !== undefined) {
+            if (made !== undefined && made.compact.length > MAX_JWS_BYTES) {
+              // A leaf above the protocol's JWS limit could not be read back by any verifier.
+              this.infeasible.add(hash);
+              log.error(
+                {
+                  event: 'congestion-decision-too-large',
+                  interval,
+                  inputsHash: hash,
+                  bytes: made.compact.length,
+                  adjustments: made.decision.adjustments?.length ?? 0,
+                },
+                `the congestion decision would be ${made.compact.length} bytes, over the ${MAX_JWS_BYTES}-byte entry limit; nothing signed, the operator must act`,
+              );
+            } else if (made !== undefined) {
               this.remember(made.record.inputsHash, made.record.outputs);
               log.info(
                 {
