@@ -3,7 +3,8 @@
 // (meter proofs, the common case), and when one more contract flows (a new decision).
 // The state is synthetic (contracts and participants written straight into a folded state).
 //
-// Run (compiles this script and what it imports into dist/bench-build, then runs it):
+// Run: `node --import tsx bench/congestion-step.ts` (CONTRACTS=10000 for the large case), or
+// compiled (this script and what it imports into dist/bench-build):
 //   npx tsc --module nodenext --moduleResolution nodenext --target es2022 --skipLibCheck \
 //     --rootDir . --outDir dist/bench-build bench/congestion-step.ts && \
 //     CONTRACTS=1000 node dist/bench-build/bench/congestion-step.js
@@ -19,7 +20,8 @@ import { Validator } from '../hub/validator/validator.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const here = root.endsWith('bench-build') ? path.resolve(root, '../..') : root;
-const CONTRACTS = Number(process.env['CONTRACTS'] ?? 1000);
+// --quick (the bench tests): a few contracts, to show the script still runs.
+const CONTRACTS = Number(process.env['CONTRACTS'] ?? (process.argv.includes('--quick') ? 50 : 1000));
 const Q = 900_000;
 const T = 1_767_225_600_000;
 
