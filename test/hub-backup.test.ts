@@ -5,9 +5,18 @@
 // steps; it refuses to overwrite and is mode 0600; restore refuses a ledger a running hub holds
 // and a data folder without the log's key; `verify` passes on the restored file; the restored hub
 // continues the same log (its next checkpoint is consistent with the backup's tree head, signed by
-// the same key); a tampered backup fails verify and is refused by restore.
+// the same key); a backup of a tampered ledger, and a tampered backup, fail verify and are refused
+// by restore.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -133,6 +142,39 @@ describe('ledger backup while the hub ingests', () => {
     await g.publishProof(m);
     await g.receiptFor(m, 'accepted');
     expect(hub.ledger.size).toBe(size + 1);
+  });
+});
+
+describe('backup of a tampered ledger', () => {
+  it('copies it faithfully; verify names the changed entry and restore refuses it', {
+    timeout: 60_000,
+  }, async () => {
+    const { hub, dir } = await startTestHub();
+    const g = new TestGateway();
+    await g.enrol(hub.httpUrl);
+    await g.connect();
+    for (let i = 0; i < 3; i++) {
+      const m = g.nextProof();
+      await g.publishProof(m);
+      await g.receiptFor(m, 'accepted');
+    }
+    await g.close();
+    await hub.stop();
+    tamper(path.join(dir, 'ledger.db'), 2);
+    const work = mkdtempSync(path.join(tmpdir(), 'wattproof-backup-'));
+    const file = path.join(work, 'b.db');
+    const r = await backupLedger(path.join(dir, 'ledger.db'), file);
+    expect(r.entries).toBe(4);
+    const report = verifyLedgerFile(file);
+    expect(report.ok).toBe(false);
+    expect(report.failure?.index).toBe(2);
+    const fresh = path.join(work, 'fresh');
+    mkdirSync(fresh, { mode: 0o700 });
+    copyFileSync(path.join(dir, 'hub.key'), path.join(fresh, 'hub.key'));
+    await expect(restoreLedger(file, fresh)).rejects.toThrow(
+      /verify failed on .* at entry 2: .*nothing was changed/,
+    );
+    expect(readdirSync(fresh)).toEqual(['hub.key']);
   });
 });
 
