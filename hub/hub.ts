@@ -182,6 +182,19 @@ export class Hub {
   static async start(o: HubOptions): Promise<Hub> {
     const log = o.log;
     mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+    // The validator's policy and grid model are read before anything starts, so a bad file stops
+    // the hub with the key to fix instead of leaving a broker running.
+    const setUp = o.engine?.validatorPolicyFile
+      ? await setUpValidator({
+          secretKey: loadOrCreateValidatorKey(path.join(o.dataDir, VALIDATOR_KEY_FILE)).key.secretKey,
+          policyFile: o.engine.validatorPolicyFile,
+          ...(o.engine.gridModelFile ? { gridModelFile: o.engine.gridModelFile } : {}),
+          currency: o.engine.currency,
+          congestionPeriodMs: o.engine.congestionPeriodMs ?? 900_000,
+          congestionLeadMs: o.engine.congestionLeadMs ?? 3_600_000,
+          log: log.child({ part: 'validator' }),
+        })
+      : undefined;
     const { key, created } = loadOrCreateHubKey(path.join(o.dataDir, KEY_FILE));
     if (created) log.info({ event: 'hub-key-created', hubId: key.hubId }, 'created the hub log key');
     const origin = o.origin ?? `wattproof/${key.hubId}`;
@@ -279,17 +292,6 @@ export class Hub {
     if (o.engine) {
       const e = o.engine;
       const { key: validatorKey } = loadOrCreateValidatorKey(path.join(o.dataDir, VALIDATOR_KEY_FILE));
-      const setUp = e.validatorPolicyFile
-        ? await setUpValidator({
-            secretKey: validatorKey.secretKey,
-            policyFile: e.validatorPolicyFile,
-            ...(e.gridModelFile ? { gridModelFile: e.gridModelFile } : {}),
-            currency: e.currency,
-            congestionPeriodMs: e.congestionPeriodMs ?? 900_000,
-            congestionLeadMs: e.congestionLeadMs ?? 3_600_000,
-            log: log.child({ part: 'validator' }),
-          })
-        : undefined;
       const reviewer = setUp?.validator ?? new SimpleReviewer(validatorKey, e.currency);
       engine = new Engine({
         ledger,

@@ -2,6 +2,7 @@
 // the policy manages congestion — the grid model file and HiGHS, with the congestion step. An
 // error names the config key to fix.
 import type { Logger } from 'pino';
+import { ConfigError } from '../config.js';
 import { type GridModel, readGridModelFile } from '../validator/congestion/grid-model.js';
 import { loadSolver } from '../validator/congestion/lp.js';
 import { readPolicyFile } from '../validator/policy.js';
@@ -22,17 +23,30 @@ export interface ValidatorSetupOptions {
   log: Logger;
 }
 
-export class ValidatorSetupError extends Error {
+/** A configuration error (the hub exits with the configuration's exit code, 3). */
+export class ValidatorSetupError extends ConfigError {
   override name = 'ValidatorSetupError';
+}
+
+function readOrExplain<T>(key: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ValidatorSetupError(`${key}: ${e.code === 'ENOENT' ? `no such file ${e.path}` : e.message}`);
+  }
 }
 
 /** Reads the policy (and grid model), loads HiGHS when congestion is managed, builds the step. */
 export async function setUpValidator(
   o: ValidatorSetupOptions,
 ): Promise<{ validator: Validator; congestion?: CongestionStep }> {
-  const policy = readPolicyFile(o.policyFile);
-  let gridModel: GridModel | undefined;
-  if (o.gridModelFile !== undefined) gridModel = readGridModelFile(o.gridModelFile);
+  const policy = readOrExplain('engine.validatorPolicyFile', () => readPolicyFile(o.policyFile));
+  const gridFile = o.gridModelFile;
+  const gridModel: GridModel | undefined =
+    gridFile === undefined
+      ? undefined
+      : readOrExplain('engine.gridModelFile', () => readGridModelFile(gridFile));
   if (policy.congestion !== undefined && gridModel === undefined)
     throw new ValidatorSetupError(
       `engine.gridModelFile: required, because the validator policy ${o.policyFile} has a congestion section; name the grid model file (docs/validator.md, "The grid model file") or remove the policy's congestion section`,
