@@ -627,8 +627,10 @@ export class HeatMeterDevice implements SimDevice {
     this.serialNumber = 1_000_000 + Math.floor(hash01(ctx.home.seed + 41, ctx.unit) * 8_000_000);
     this.serial = String(this.serialNumber);
     const t = this.source.totals;
-    this.taken = new TotalCounter(() => t.takenWh, startReading(ctx.home, ctx.unit, 42, 20_000_000));
-    this.fedIn = new TotalCounter(() => t.fedInWh, startReading(ctx.home, ctx.unit, 43, 2_000_000));
+    // Below 16 384 kWh a float32 kWh reading still resolves whole Wh (its step is under 1 Wh); a
+    // meter a few years in service starts there.
+    this.taken = new TotalCounter(() => t.takenWh, startReading(ctx.home, ctx.unit, 42, 6_000_000));
+    this.fedIn = new TotalCounter(() => t.fedInWh, startReading(ctx.home, ctx.unit, 43, 1_000_000));
     this.volume = new TotalCounter(() => t.volumeL, startReading(ctx.home, ctx.unit, 44, 500_000));
     this.bank.set('holding', 0, new Uint16Array(18));
     this.update();
