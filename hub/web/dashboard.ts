@@ -268,6 +268,14 @@ export class Dashboard {
         }),
       );
     };
+    if (only) {
+      // A live update names a few gateways: look those up rather than walk the whole fleet.
+      for (const gw of only) {
+        const b = this.o.bindings.get(gw);
+        if (b || this.observer.gateways.has(gw)) add(gw, b?.site ?? null);
+      }
+      return rows;
+    }
     for (const b of this.o.bindings.all()) add(b.gw, b.site);
     for (const gw of this.observer.gateways.keys()) add(gw, null);
     return rows;

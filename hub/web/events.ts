@@ -1,7 +1,9 @@
-// Server-sent events for the dashboard: one stream per open page. Fleet changes are coalesced
-// (changed rows every 250 ms, never one message per MQTT packet), telemetry goes only to pages
+// Server-sent events for the dashboard: one stream per open page. Fleet and alert changes are
+// coalesced (changed rows and alert changes every 250 ms, never one message per MQTT packet or per
+// alert: a thousand gateways dropping at once is one message), telemetry goes only to pages
 // watching that gateway, and a stream ends when its session does.
 import type { ServerResponse } from 'node:http';
+import type { AlertChange } from '../alerts/index.js';
 import type { Dashboard } from './dashboard.js';
 import { type FleetRow, fleetCounts } from './fleet.js';
 
@@ -14,10 +16,13 @@ interface Client {
 export class EventStreams {
   private readonly clients = new Set<Client>();
   private readonly pending = new Set<string>();
+  private pendingAlerts: AlertChange[] = [];
   private readonly rows = new Map<string, FleetRow>();
   private timer: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly unsubscribe: (() => void)[] = [];
+  /** What the last fleet flush cost (the bench reads it). */
+  readonly stats = { flushes: 0, lastFlush: { rows: 0, bytes: 0, ms: 0, at: 0 } };
 
   constructor(
     private readonly d: Dashboard,
@@ -39,7 +44,7 @@ export class EventStreams {
       }),
       this.d.alerts.on((c) => {
         this.mark(c.alert.gw);
-        this.send('alert', c);
+        this.pendingAlerts.push(c);
       }),
     );
     this.timer = setInterval(() => this.flush(), this.coalesceMs);
@@ -71,22 +76,37 @@ export class EventStreams {
     this.pending.add(gw);
   }
 
-  /** Sends the rows of gateways that changed since the last flush, and the new counts. */
+  /**
+   * Sends the alert changes since the last flush (one `alerts` event with the active count) and the
+   * rows of gateways that changed, with the new counts (one `fleet` event).
+   */
   flush(): void {
+    if (this.pendingAlerts.length > 0) {
+      const changes = this.pendingAlerts;
+      this.pendingAlerts = [];
+      let active = 0;
+      for (const n of this.d.alerts.countsByKind().values()) active += n;
+      this.send('alerts', { changes, active });
+    }
     if (this.pending.size === 0) return;
+    const t0 = performance.now();
     const changed = this.d.fleetRows(new Set(this.pending));
     this.pending.clear();
     for (const r of changed) this.rows.set(r[0], r);
-    this.send('fleet', { rows: changed, counts: fleetCounts([...this.rows.values()]) });
+    const bytes = this.send('fleet', { rows: changed, counts: fleetCounts([...this.rows.values()]) });
+    this.stats.flushes++;
+    this.stats.lastFlush = { rows: changed.length, bytes, ms: performance.now() - t0, at: Date.now() };
   }
 
-  private send(event: string, data: unknown, gw?: string): void {
-    if (this.clients.size === 0) return;
+  /** Writes one event to every client that wants it; returns its size in bytes (0: no client). */
+  private send(event: string, data: unknown, gw?: string): number {
+    if (this.clients.size === 0) return 0;
     const text = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
     for (const c of this.clients) {
       if (gw !== undefined && event === 'telemetry' && c.gw !== gw) continue;
       c.res.write(text);
     }
+    return text.length;
   }
 
   private beat(): void {

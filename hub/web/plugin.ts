@@ -105,7 +105,7 @@ export async function registerDashboard<L extends FastifyBaseLogger>(
   app: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, L>,
   d: Dashboard,
   opts: RegisterDashboardOptions = {},
-): Promise<void> {
+): Promise<{ streams: EventStreams }> {
   const publicDir = opts.publicDir ?? defaultPublicDir();
   const metricsTokenMatches = opts.metricsToken !== undefined ? bearerCheck(opts.metricsToken) : undefined;
   const streams = new EventStreams(d);
@@ -560,4 +560,6 @@ export async function registerDashboard<L extends FastifyBaseLogger>(
       history: c.history,
     };
   }
+
+  return { streams };
 }

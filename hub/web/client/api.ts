@@ -72,7 +72,7 @@ export class Live {
     this.es?.close();
     const es = new EventSource(`/ui/api/events${gw ? `?gw=${encodeURIComponent(gw)}` : ''}`);
     this.es = es;
-    for (const ev of ['fleet', 'telemetry', 'ledger', 'contracts', 'alert', 'session-ended']) {
+    for (const ev of ['fleet', 'telemetry', 'ledger', 'contracts', 'alerts', 'session-ended']) {
       es.addEventListener(ev, (m) => {
         let data: unknown = null;
         try {

@@ -19,7 +19,7 @@ const live = new Live();
 let session: SessionInfo | undefined;
 let fleet: FleetView | undefined;
 let current: LiveHandler | undefined;
-let alertCount = 0;
+const liveStats = { fleetEvents: 0, lastFleetAt: 0, lastPatchMs: 0 };
 const main = h('main', { id: 'view' });
 const alertBadge = h('span', { class: 'badge', 'data-testid': 'alert-badge' });
 const liveDot = h(
@@ -31,7 +31,11 @@ const liveDot = h(
 declare global {
   interface Window {
     /** For the bench script and tests: the fleet view and its timing. */
-    wattproof?: { fleet: FleetView | undefined };
+    wattproof?: {
+      fleet: FleetView | undefined;
+      /** Live fleet updates: how many arrived, when the last did (epoch ms), what it cost the page. */
+      live?: { fleetEvents: number; lastFleetAt: number; lastPatchMs: number };
+    };
   }
 }
 
@@ -110,7 +114,6 @@ function nav(): HTMLElement {
 }
 
 function setAlerts(n: number): void {
-  alertCount = n;
   alertBadge.textContent = n > 0 ? ` ${n}` : '';
 }
 
@@ -136,7 +139,7 @@ async function route(): Promise<void> {
       fleet ??= new FleetView((gw) => {
         location.hash = `#/gw/${encodeURIComponent(gw)}`;
       });
-      window.wattproof = { fleet };
+      window.wattproof = { fleet, live: liveStats };
       main.replaceChildren(fleet.el);
       const f = await api.get<{ rows: FleetRow[]; counts: FleetCounts }>('/ui/api/fleet');
       fleet.setAll(f.rows, f.counts);
@@ -161,12 +164,12 @@ live.on((event, data) => {
   else if (event === 'session-ended') showLogin('Your session ended; log in again.');
   else if (event === 'fleet') {
     const f = data as { rows: FleetRow[]; counts: FleetCounts };
+    const t0 = performance.now();
     fleet?.patch(f.rows, f.counts);
-  } else if (event === 'alert') {
-    const c = data as { kind: string };
-    if (c.kind === 'raised') setAlerts(alertCount + 1);
-    else if (c.kind === 'cleared') setAlerts(Math.max(0, alertCount - 1));
-  }
+    liveStats.fleetEvents++;
+    liveStats.lastFleetAt = Date.now();
+    liveStats.lastPatchMs = performance.now() - t0;
+  } else if (event === 'alerts') setAlerts((data as { active: number }).active);
   current?.(event, data);
 });
 

@@ -666,7 +666,25 @@ export async function alertsView(root: HTMLElement, session: SessionInfo): Promi
     );
   };
   await draw();
+  // One redraw at a time, and one more if alerts changed meanwhile (a batch per event already).
+  let drawing: Promise<void> | undefined;
+  let again = false;
+  const redraw = (): void => {
+    if (drawing) {
+      again = true;
+      return;
+    }
+    drawing = draw()
+      .catch(() => undefined)
+      .finally(() => {
+        drawing = undefined;
+        if (again) {
+          again = false;
+          redraw();
+        }
+      });
+  };
   return (event) => {
-    if (event === 'alert') void draw();
+    if (event === 'alerts') redraw();
   };
 }
