@@ -57,7 +57,7 @@ export class ReceiptQueue {
   /** Sends every waiting receipt this checkpoint covers. */
   onCheckpoint(cp: StoredCheckpoint): void {
     const still: Waiting[] = [];
-    const hashAt = this.ledger.cachedHashAt();
+    const proofs = this.ledger.proofSource();
     for (const w of this.waiting) {
       if (w.entry.index >= cp.size || w.entry.gw === null || w.entry.seq === null) {
         if (w.entry.index >= cp.size) still.push(w);
@@ -72,7 +72,7 @@ export class ReceiptQueue {
         leafHash: b64url.encode(w.entry.leafHash),
         checkpoint: cp.note,
         inclusionProof: this.ledger
-          .inclusionProof(w.entry.index, cp.size, hashAt)
+          .inclusionProof(w.entry.index, cp.size, proofs)
           .map((h) => b64url.encode(h)),
       };
       this.send(w.entry.gw, receipt);

@@ -5,19 +5,15 @@
 import type Database from 'better-sqlite3';
 import {
   b64url,
-  consistencyProof,
-  inclusionProof,
-  MerkleAccumulator,
   type NoteVerifier,
   noteVerifierKey,
   openCheckpoint,
   parseNoteVerifierKey,
-  rootFromStore,
-  type SubtreeSource,
   signCheckpoint,
 } from '../../protocol/index.js';
 import { leafHashOf, messageHashOf } from '../crypto/hashes.js';
 import { prepareDatabase } from './schema.js';
+import { ProofSource, TreeAccumulator } from './tree.js';
 
 /** What the ledger indexes about a leaf, read from its (already verified) JWS. */
 export interface LeafMeta {
@@ -99,7 +95,7 @@ export const MAX_RANGE = 1000;
 
 export class Ledger {
   readonly db: Database.Database;
-  private accumulator: MerkleAccumulator;
+  private accumulator: TreeAccumulator;
   private readonly signer: LogSigner | undefined;
   private readonly now: () => number;
   private readonly st: {
@@ -119,6 +115,8 @@ export class Ledger {
     checkpointAt: Database.Statement<[number], CheckpointRow>;
     checkpointCovering: Database.Statement<[number], CheckpointRow>;
     checkpoints: Database.Statement<[number, number], CheckpointRow>;
+    syncNormal: Database.Statement<[]>;
+    syncFull: Database.Statement<[]>;
   };
 
   constructor(db: Database.Database, opts: { signer?: LogSigner; now?: () => number } = {}) {
@@ -148,9 +146,11 @@ export class Ledger {
       checkpointAt: db.prepare('SELECT * FROM checkpoints WHERE size = ?'),
       checkpointCovering: db.prepare('SELECT * FROM checkpoints WHERE size > ? ORDER BY size LIMIT 1'),
       checkpoints: db.prepare('SELECT * FROM checkpoints WHERE size >= ? ORDER BY size LIMIT ?'),
+      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+      syncFull: db.prepare('PRAGMA synchronous = FULL'),
     };
     const size = this.st.count.get()?.n ?? 0;
-    this.accumulator = MerkleAccumulator.restore(size, this.hashAt);
+    this.accumulator = TreeAccumulator.restore(size, this.hashAt);
     if (this.signer) this.bindLogKey(this.signer);
   }
 
@@ -182,14 +182,26 @@ export class Ledger {
     return new Uint8Array('leaf_hash' in row ? row.leaf_hash : row.hash);
   };
 
-  /** Runs `fn` in one IMMEDIATE transaction; if it throws, nothing it appended stays. */
-  transaction<T>(fn: () => T): T {
+  /**
+   * Runs `fn` in one IMMEDIATE transaction; if it throws, nothing it appended stays.
+   *
+   * `groupCommit`: commit without waiting for the disk (synchronous=NORMAL in WAL mode). The
+   * transaction is atomic and survives a crash of the process, but a power cut can lose it until
+   * the next synchronous=FULL commit, which syncs the write-ahead log with everything before it.
+   * Every checkpoint is such a commit, so whoever promises durability (a receipt) waits for the
+   * checkpoint that covers the entry; ingest does.
+   */
+  transaction<T>(fn: () => T, opts: { groupCommit?: boolean } = {}): T {
     const before = this.accumulator.size;
+    const relaxed = opts.groupCommit === true && !this.db.inTransaction;
+    if (relaxed) this.st.syncNormal.run();
     try {
       return this.db.transaction(fn).immediate();
     } catch (err) {
-      if (this.accumulator.size !== before) this.accumulator = MerkleAccumulator.restore(before, this.hashAt);
+      if (this.accumulator.size !== before) this.accumulator = TreeAccumulator.restore(before, this.hashAt);
       throw err;
+    } finally {
+      if (relaxed) this.st.syncFull.run();
     }
   }
 
@@ -259,38 +271,36 @@ export class Ledger {
   root(size = this.size): Uint8Array {
     if (size === this.size) return this.accumulator.root();
     this.checkSize('size', size);
-    return rootFromStore(size, this.hashAt);
+    return new ProofSource(this.hashAt).rangeHash(0, size);
   }
 
-  inclusionProof(index: number, size: number, hashAt: SubtreeSource = this.hashAt): Uint8Array[] {
+  /** The audit path of leaf `index` in the tree of `size` leaves (RFC 9162 §2.1.3.1). */
+  inclusionProof(index: number, size: number, source: ProofSource = this.proofSource()): Uint8Array[] {
     this.checkSize('size', size);
-    return inclusionProof(index, size, hashAt);
+    return source.inclusionProof(index, size);
   }
 
   /**
-   * A subtree lookup that remembers what it read, for many proofs against one tree size (the
-   * receipts of one checkpoint share most of their upper nodes).
+   * Proofs for many leaves against one tree size (the receipts of one checkpoint share the right
+   * edge and most upper nodes): it remembers every subtree it read and every range it hashed.
    */
-  cachedHashAt(): SubtreeSource {
-    const memo = new Map<number, Map<number, Uint8Array>>();
-    return (level, index) => {
-      let byIndex = memo.get(level);
-      if (!byIndex) {
-        byIndex = new Map();
-        memo.set(level, byIndex);
-      }
-      let h = byIndex.get(index);
+  proofSource(): ProofSource {
+    const memo = new Map<number, Uint8Array>();
+    return new ProofSource((level, index) => {
+      // level < 64 and index < 2^46 for any real log: one number keys both.
+      const key = index * 64 + level;
+      let h = memo.get(key);
       if (!h) {
         h = this.hashAt(level, index);
-        byIndex.set(index, h);
+        memo.set(key, h);
       }
       return h;
-    };
+    });
   }
 
   consistencyProof(first: number, second: number): Uint8Array[] {
     this.checkSize('second', second);
-    return consistencyProof(first, second, this.hashAt);
+    return this.proofSource().consistencyProof(first, second);
   }
 
   private checkSize(name: string, size: number): void {
@@ -304,6 +314,8 @@ export class Ledger {
    * newest checkpoint.
    */
   checkpoint(): StoredCheckpoint | undefined {
+    // Runs with synchronous=FULL (the database's setting outside group commits): its commit syncs
+    // the write-ahead log, so every entry it covers is on disk before anyone hears of it.
     const latest = this.latestCheckpoint();
     if (latest && latest.size === this.size) return latest;
     if (!this.signer) throw new Error('this ledger has no log key; it cannot sign checkpoints');
