@@ -9,7 +9,7 @@ export function register(program: Command): void {
   program
     .command('verify')
     .description(
-      'Check a ledger database: every leaf, the tree, every checkpoint, every signature and gateway chain, and the state folded again (every hub and validator entry must follow from the log); name the first entry that does not hold',
+      'Check a ledger database: every leaf, the tree, every checkpoint, every signature and gateway chain, and the state folded again (every hub and validator entry must follow from the log); with --policy (and --grid) every validator decision recomputed; name the first entry that does not hold',
     )
     .argument('<ledger>', 'the ledger database file (ledger.db)')
     .option(
