@@ -14,6 +14,7 @@
 // the backup's log was signed with, and when `verify` passes on the copy. A ledger it replaces is
 // kept beside it, never deleted.
 import {
+  chownSync,
   closeSync,
   existsSync,
   fsyncSync,
@@ -321,6 +322,9 @@ export async function restoreLedger(
       }
     }
     rmSync(`${target}-shm`, { force: true });
+    // Run as root on the hub's folder: the file must still be the hub's, or it cannot open it.
+    const owner = statSync(dataDir);
+    if (process.getuid?.() === 0 && owner.uid !== 0) chownSync(tmp, owner.uid, owner.gid);
     renameSync(tmp, target);
     fsyncPath(dataDir);
     const warnings =
