@@ -99,6 +99,40 @@ describe('verifyLedgerExport: a good export', () => {
   });
 });
 
+describe('verifyLedgerExport: entries streamed line by line', () => {
+  it('gives the same report for the lines one at a time, with or without their newline', () => {
+    const whole = verifyLedgerExport(base.files);
+    const lines = base.files.entries.split('\n').slice(0, -1);
+    const progress: number[] = [];
+    const streamed = verifyLedgerExport(
+      {
+        ...base.files,
+        entries: (function* () {
+          yield* lines;
+        })(),
+      },
+      { onProgress: (n) => progress.push(n), progressEvery: 5 },
+    );
+    expect(streamed).toEqual(whole);
+    expect(progress).toEqual([5, 10]);
+    expect(verifyLedgerExport({ ...base.files, entries: lines.map((l) => `${l}\n`) })).toEqual(whole);
+  });
+
+  it('names the same failure in a stream as in the whole text', () => {
+    const lines = base.files.entries.split('\n').slice(0, -1);
+    lines[6] = flip(lines[6] as string, 200);
+    const asText = verifyLedgerExport({ ...base.files, entries: `${lines.join('\n')}\n` });
+    expect(asText.ok).toBe(false);
+    expect(verifyLedgerExport({ ...base.files, entries: lines })).toEqual(asText);
+    // An empty line inside the stream is an entry that is not JSON, as in the text.
+    const blank = [...lines.slice(0, 3), '', ...lines.slice(3)];
+    expect(verifyLedgerExport({ ...base.files, entries: blank }).failure).toMatchObject({
+      index: 3,
+      reason: 'entry-json',
+    });
+  });
+});
+
 describe('verifyLedgerExport: one changed byte is found and named', () => {
   it('in any entry: that entry fails', () => {
     const lines = base.files.entries.split('\n');

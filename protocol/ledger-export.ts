@@ -60,6 +60,12 @@ export interface LedgerExportFiles {
   keys: string;
 }
 
+/**
+ * What verifyLedgerExport reads: as LedgerExportFiles, or with entries.jsonl as its lines one at a
+ * time (each without its "\n", or with it), so a log of any size is checked in constant memory.
+ */
+export type LedgerExportInput = Omit<LedgerExportFiles, 'entries'> & { entries: string | Iterable<string> };
+
 export interface VerifyExportOptions {
   /** Pin the log's checkpoint key (a C2SP vkey) instead of trusting keys.json. */
   logKey?: string;
@@ -69,6 +75,24 @@ export interface VerifyExportOptions {
   verifySignature?: (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => boolean;
   /** More keys to trust by id (e.g. the validator's), besides keys.json. */
   extraKeys?: ReadonlyMap<string, Uint8Array>;
+  /** Called every `progressEvery` entries with the number checked so far (for long runs). */
+  onProgress?: (entriesChecked: number) => void;
+  /** Default PROGRESS_EVERY. */
+  progressEvery?: number;
+}
+
+/** How often verifyLedgerExport reports progress, in entries. */
+export const PROGRESS_EVERY = 100_000;
+
+/** The lines of entries.jsonl: split when given whole (a last empty line is no entry). */
+function* entryLinesOf(entries: string | Iterable<string>): Generator<string> {
+  if (typeof entries === 'string') {
+    const lines = entries.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    yield* lines;
+    return;
+  }
+  for (const line of entries) yield line.endsWith('\n') ? line.slice(0, -1) : line;
 }
 
 export type FailureWhere = 'keys' | 'entry' | 'checkpoint' | 'log';
@@ -171,7 +195,7 @@ interface CheckpointCheck {
 
 /** Verifies a whole export. Never throws; the report names the first failure. */
 export function verifyLedgerExport(
-  files: LedgerExportFiles,
+  files: LedgerExportInput,
   opts: VerifyExportOptions = {},
 ): LedgerVerifyReport {
   const report: LedgerVerifyReport = {
@@ -304,13 +328,11 @@ function parseCheckpoints(text: string, verifier: NoteVerifier, origin: string):
   return out;
 }
 
-function run(files: LedgerExportFiles, opts: VerifyExportOptions, report: LedgerVerifyReport): void {
+function run(files: LedgerExportInput, opts: VerifyExportOptions, report: LedgerVerifyReport): void {
   const { file, keys, verifier, hubId } = parseKeys(files.keys, opts.logKey);
   const checkpoints = parseCheckpoints(files.checkpoints, verifier, file.log.origin);
   report.checkpoints = checkpoints.length;
 
-  const lines = files.entries.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
   const chains = new Map<string, GatewayChain>();
   const acc = new MerkleAccumulator();
   let nextCheckpoint = 0;
@@ -344,7 +366,11 @@ function run(files: LedgerExportFiles, opts: VerifyExportOptions, report: Ledger
     return keys.get(kid) ?? opts.extraKeys?.get(kid);
   };
 
-  for (const [i, text] of lines.entries()) {
+  const every = opts.progressEvery ?? PROGRESS_EVERY;
+  let i = -1;
+  for (const text of entryLinesOf(files.entries)) {
+    i++;
+    if (i > 0 && i % every === 0) opts.onProgress?.(i);
     const at = { where: 'entry' as const, index: i, line: i + 1 };
     let json: unknown;
     try {
@@ -393,7 +419,8 @@ function run(files: LedgerExportFiles, opts: VerifyExportOptions, report: Ledger
     acc.append(hash);
     checkCheckpointsAt(i + 1);
   }
-  report.entries = lines.length;
+  const count = i + 1;
+  report.entries = count;
   report.root = b64url.encode(acc.root());
   report.gateways = chains.size;
   const beyond = checkpoints[nextCheckpoint];
@@ -403,7 +430,7 @@ function run(files: LedgerExportFiles, opts: VerifyExportOptions, report: Ledger
       index: beyond.ordinal,
       line: beyond.line,
       reason: 'checkpoint-beyond-entries',
-      detail: `checkpoint ${beyond.ordinal} has size ${beyond.size}, but the export has only ${lines.length} entries`,
+      detail: `checkpoint ${beyond.ordinal} has size ${beyond.size}, but the export has only ${count} entries`,
     });
   for (const id of keys.keys()) {
     if (isId(id, 'gw') && !chains.has(id))
@@ -415,7 +442,7 @@ function run(files: LedgerExportFiles, opts: VerifyExportOptions, report: Ledger
   }
   const latest = checkpoints[checkpoints.length - 1];
   if (latest !== undefined) report.latestCheckpoint = { size: latest.size, root: b64url.encode(latest.root) };
-  report.uncheckpointed = lines.length - (latest?.size ?? 0);
+  report.uncheckpointed = count - (latest?.size ?? 0);
   if (report.uncheckpointed > 0)
     report.warnings.push(
       `${report.uncheckpointed} entries after the latest checkpoint are not yet covered by a log signature`,

@@ -58,6 +58,36 @@ describe('wattproof-verify DIR', () => {
     expect(other.out).toMatch(/FAILED at keys.json: log-key/);
   });
 
+  it('reads entries.jsonl line by line when the io can, with the same answers', async () => {
+    const d = writeExport('good');
+    const opened: string[] = [];
+    const io = (fail: boolean) => ({
+      readText: (f: string) => readFileSync(f, 'utf8'),
+      readLines: (f: string) => {
+        opened.push(path.basename(f));
+        const lines = readFileSync(f, 'utf8').split('\n').slice(0, -1);
+        return (function* () {
+          yield* lines.slice(0, 3);
+          if (fail) throw Object.assign(new Error('gone'), { code: 'EIO' });
+          yield* lines.slice(3);
+        })();
+      },
+      out: () => undefined,
+      err: (t: string) => errs.push(t),
+    });
+    const errs: string[] = [];
+    expect(await runVerify([d], io(false))).toBe(EXIT_OK);
+    expect(opened).toEqual(['entries.jsonl']);
+    expect(await runVerify([d], io(true))).toBe(EXIT_USAGE);
+    expect(errs.join('')).toMatch(/cannot read entries .*entries.jsonl: EIO/);
+    const missing = await runVerify([path.join(dir, 'nowhere')], {
+      ...io(false),
+      readLines: (f: string) => readFileSync(f, 'utf8').split('\n'),
+    });
+    expect(missing).toBe(EXIT_USAGE);
+    expect(errs.join('')).toMatch(/cannot read entries .*nowhere.*ENOENT/);
+  });
+
   it('one flipped byte in an entry: exit 1, naming the entry and the line', async () => {
     const lines = ledger.files.entries.split('\n');
     const leaf = ledger.leaves[7]!;

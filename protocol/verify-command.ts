@@ -19,6 +19,11 @@ export const EXIT_USAGE = 2;
 
 export interface VerifyIo {
   readText(file: string): string;
+  /**
+   * The lines of a file, read as they are used (entries.jsonl can be larger than a string may
+   * be). Opens the file when called; without it entries.jsonl is read whole with readText.
+   */
+  readLines?(file: string): Iterable<string>;
   out(text: string): void;
   err(text: string): void;
 }
@@ -56,6 +61,28 @@ function read(io: VerifyIo, file: string, what: string): string {
       `cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
     );
   }
+}
+
+/** entries.jsonl, streamed when the io can; a read error midway is unreadable input too. */
+function readEntries(io: VerifyIo, file: string): string | Iterable<string> {
+  if (!io.readLines) return read(io, file, 'entries');
+  let lines: Iterable<string>;
+  try {
+    lines = io.readLines(file);
+  } catch (err) {
+    throw new InputError(
+      `cannot read entries ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  return (function* () {
+    try {
+      yield* lines;
+    } catch (err) {
+      throw new InputError(
+        `cannot read entries ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
+    }
+  })();
 }
 
 function readJson(io: VerifyIo, file: string, what: string): unknown {
@@ -134,7 +161,7 @@ export async function runVerify(argv: readonly string[], io: VerifyIo): Promise<
       (dir: string | undefined, opts: { logKey?: string; allowUnknownTypes?: boolean; json?: boolean }) => {
         if (dir === undefined) throw new InputError('name the export folder: wattproof-verify DIR');
         const files = {
-          entries: read(io, path.join(dir, 'entries.jsonl'), 'entries'),
+          entries: readEntries(io, path.join(dir, 'entries.jsonl')),
           checkpoints: read(io, path.join(dir, 'checkpoints.txt'), 'checkpoints'),
           keys: read(io, path.join(dir, 'keys.json'), 'keys'),
         };
@@ -142,6 +169,7 @@ export async function runVerify(argv: readonly string[], io: VerifyIo): Promise<
           ...(opts.logKey === undefined ? {} : { logKey: opts.logKey }),
           allowUnknownTypes: opts.allowUnknownTypes === true,
           verifySignature: nodeCryptoVerifier(),
+          onProgress: (n) => io.err(`checked ${n} entries…\n`),
         });
         io.out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : describeReport(report));
         code = report.ok ? EXIT_OK : EXIT_FAILED;

@@ -15,7 +15,9 @@ export function register(program: Command): void {
       try {
         const db = new Database(opts.db, { readonly: true, fileMustExist: true });
         try {
-          const n = writeLedgerExport(db, opts.out);
+          const n = writeLedgerExport(db, opts.out, {
+            onProgress: (k) => process.stderr.write(`exported ${k} entries…\n`),
+          });
           process.stdout.write(
             `wrote ${n.entries} entries and ${n.checkpoints} checkpoints to ${opts.out}\n`,
           );

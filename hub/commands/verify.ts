@@ -36,6 +36,7 @@ export function register(program: Command): void {
         report = verifyLedgerFile(file, {
           ...(opts.logKey ? { logKey: opts.logKey } : {}),
           ...(opts.validatorKey ? { validatorKeys: opts.validatorKey.map((k) => b64url.decode(k)) } : {}),
+          onProgress: (what) => process.stderr.write(`checked ${what}…\n`),
         });
         // The decisions pass runs on a ledger whose entries hold; it names the first decision
         // that does not follow from the log, the policy and the grid model.

@@ -1,12 +1,13 @@
 // `wattproof-hub export`: writes a ledger in the portable format of docs/ledger.md —
-// entries.jsonl (one entry per line, leaf order, the compact JWS exactly as stored),
+// entries.jsonl (one entry per line, leaf order, the compact JWS exactly as stored; streamed
+// from the database, so the log's size is bounded by the disk, not by memory),
 // checkpoints.txt (the C2SP signed notes, one empty line between them) and keys.json (the log key
 // and every key the log bound) — which `wattproof-verify DIR` checks without the hub's code.
 import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { b64url, deriveId, noteVerifierKey } from '../../protocol/index.js';
-import { KEYS_FORMAT, type KeysFile, type LedgerExportFiles } from '../../protocol/ledger-export.js';
+import { KEYS_FORMAT, type KeysFile, type LedgerExportInput } from '../../protocol/ledger-export.js';
 import { readLogIdentity } from '../ledger/ledger.js';
 import { prepareDatabaseReadOnly } from '../ledger/schema.js';
 
@@ -38,7 +39,8 @@ function keysFile(db: Database.Database): KeysFile {
   };
 }
 
-function* entryLines(db: Database.Database): Generator<string> {
+/** entries.jsonl line by line, each with its "\n", read from the database as it goes. */
+export function* entryLines(db: Database.Database): Generator<string> {
   const it = db.prepare<[], Row>('SELECT idx, leaf, leaf_hash, typ, kid FROM entries ORDER BY idx').iterate();
   for (const r of it) yield entryLine(r);
 }
@@ -48,18 +50,28 @@ function checkpointsText(db: Database.Database): string {
   return notes.map((n) => n.note).join('\n');
 }
 
-/** The export in memory (for verify and tests). */
-export function ledgerExportFiles(db: Database.Database): LedgerExportFiles {
-  let entries = '';
-  for (const line of entryLines(db)) entries += line;
-  return { entries, checkpoints: checkpointsText(db), keys: `${JSON.stringify(keysFile(db), null, 2)}\n` };
+/**
+ * The export as the verifier reads it, entries streamed from the database (a log of any size fits:
+ * nothing holds all of entries.jsonl at once). Iterate it inside one read transaction.
+ */
+export function ledgerExportInput(db: Database.Database): LedgerExportInput {
+  return {
+    entries: entryLines(db),
+    checkpoints: checkpointsText(db),
+    keys: `${JSON.stringify(keysFile(db), null, 2)}\n`,
+  };
 }
+
+/** How many bytes of entries.jsonl are written at once. */
+const WRITE_CHUNK = 1 << 20;
 
 /** Writes the export into `outDir` (created if needed); each file appears whole or not at all. */
 export function writeLedgerExport(
   db: Database.Database,
   outDir: string,
+  opts: { onProgress?: (entriesWritten: number) => void; progressEvery?: number } = {},
 ): { entries: number; checkpoints: number } {
+  const every = opts.progressEvery ?? 100_000;
   prepareDatabaseReadOnly(db);
   mkdirSync(outDir, { recursive: true });
   // One read transaction, so entries, checkpoints and keys are from the same moment.
@@ -76,10 +88,21 @@ export function writeLedgerExport(
     };
     let entries = 0;
     write('entries.jsonl', (fd) => {
+      // Streamed: lines are gathered into chunks of about 1 MiB and written as they fill.
+      let chunk: string[] = [];
+      let chunkLength = 0;
       for (const line of entryLines(db)) {
-        writeSync(fd, line);
+        chunk.push(line);
+        chunkLength += line.length;
         entries++;
+        if (chunkLength >= WRITE_CHUNK) {
+          writeSync(fd, chunk.join(''));
+          chunk = [];
+          chunkLength = 0;
+        }
+        if (entries % every === 0) opts.onProgress?.(entries);
       }
+      if (chunk.length > 0) writeSync(fd, chunk.join(''));
     });
     const cps = checkpointsText(db);
     write('checkpoints.txt', (fd) => writeSync(fd, cps));

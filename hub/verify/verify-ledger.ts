@@ -13,27 +13,21 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import {
-  b64,
-  bytesEqual,
-  decodeJwsUnverified,
-  deriveId,
-  leafHash,
-  MerkleAccumulator,
-  messageHash,
-  utf8,
-} from '../../protocol/index.js';
+import { b64, bytesEqual, decodeJwsUnverified, deriveId } from '../../protocol/index.js';
 import {
   type LedgerFailure,
   type LedgerVerifyReport,
+  PROGRESS_EVERY,
   verifyLedgerExport,
 } from '../../protocol/ledger-export.js';
 import { OPERATOR_CREDIT_TYP } from '../../protocol/messages/index.js';
 import { foldLog, type LedgerState, type LogEntry, logEntryFromJws, stateHash } from '../contracts/fold.js';
 import { Ed25519Verifier } from '../crypto/fast-verify.js';
+import { leafHashOf, messageHashOf } from '../crypto/hashes.js';
 import { loadValidatorKey, VALIDATOR_KEY_FILE } from '../engine/validator-key.js';
-import { ledgerExportFiles } from '../export/export.js';
+import { ledgerExportInput } from '../export/export.js';
 import { prepareDatabaseReadOnly } from '../ledger/schema.js';
+import { TreeAccumulator } from '../ledger/tree.js';
 
 export interface LedgerDbReport extends LedgerVerifyReport {
   file: string;
@@ -52,16 +46,19 @@ interface Row {
   seq: number | null;
 }
 
+type Progress = ((what: string) => void) | undefined;
+
 function fail(where: LedgerFailure['where'], reason: string, detail: string, index?: number): LedgerFailure {
   return { where, reason, detail, ...(index !== undefined ? { index } : {}) };
 }
 
 /** Checks what only the database holds; returns the first failure, if any. */
-function checkDatabase(db: Database.Database): LedgerFailure | undefined {
+function checkDatabase(db: Database.Database, progress: Progress): LedgerFailure | undefined {
   const node = db.prepare<[number, number], { hash: Buffer }>(
     'SELECT hash FROM nodes WHERE level = ? AND idx = ?',
   );
-  const acc = new MerkleAccumulator();
+  // node:crypto's SHA-256 (same bytes as protocol's, pinned by hub/crypto and hub/ledger tests).
+  const acc = new TreeAccumulator();
   let expected = 0;
   const rows = db
     .prepare<[], Row>(
@@ -74,7 +71,8 @@ function checkDatabase(db: Database.Database): LedgerFailure | undefined {
       return fail('entry', 'index-gap', `entry ${expected} is missing (the next row is ${i})`, expected);
     }
     expected++;
-    const lh = leafHash(utf8(r.leaf));
+    if (expected % PROGRESS_EVERY === 0) progress?.(`database: ${expected} entries`);
+    const lh = leafHashOf(r.leaf);
     if (!bytesEqual(lh, r.leaf_hash)) {
       return fail(
         'entry',
@@ -83,7 +81,7 @@ function checkDatabase(db: Database.Database): LedgerFailure | undefined {
         i,
       );
     }
-    if (!bytesEqual(messageHash(r.leaf), r.message_hash)) {
+    if (!bytesEqual(messageHashOf(r.leaf), r.message_hash)) {
       return fail(
         'entry',
         'message-hash',
@@ -142,7 +140,10 @@ function checkDatabase(db: Database.Database): LedgerFailure | undefined {
 }
 
 /** Folds the log again; the first hub- or validator-signed entry the fold refuses is a failure. */
-function checkState(db: Database.Database): { state: LedgerState; failure?: LedgerFailure } {
+function checkState(
+  db: Database.Database,
+  progress: Progress,
+): { state: LedgerState; failure?: LedgerFailure } {
   const kids = new Map<number, string>();
   const hubKids = new Set<string>();
   const validatorKids = new Set<string>();
@@ -154,6 +155,7 @@ function checkState(db: Database.Database): { state: LedgerState; failure?: Ledg
     )
     .iterate()) {
     kids.set(r.idx, r.kid);
+    if ((r.idx + 1) % PROGRESS_EVERY === 0) progress?.(`state: ${r.idx + 1} entries read`);
     if (r.kid.startsWith('hub-')) hubKids.add(r.kid);
     if (r.kid.startsWith('val-')) validatorKids.add(r.kid);
     const e = logEntryFromJws(r.idx, r.leaf);
@@ -189,7 +191,12 @@ const n2 = (typ: string) => typ.replace(/^wattproof\./, '').replace(/\.v\d+$/, '
 /** Verifies a ledger database file; never throws for a broken ledger (only for an unreadable file). */
 export function verifyLedgerFile(
   file: string,
-  opts: { logKey?: string; validatorKeys?: readonly Uint8Array[] } = {},
+  opts: {
+    logKey?: string;
+    validatorKeys?: readonly Uint8Array[];
+    /** Progress of long runs, one short phrase at a time (every 100,000 entries of each pass). */
+    onProgress?: (what: string) => void;
+  } = {},
 ): LedgerDbReport {
   // The validator's decisions are checked with its key: given, or the hub's own beside the ledger.
   const extraKeys = new Map<string, Uint8Array>();
@@ -203,13 +210,16 @@ export function verifyLedgerFile(
   try {
     prepareDatabaseReadOnly(db);
     return db.transaction(() => {
-      const dbFailure = checkDatabase(db);
-      const report = verifyLedgerExport(ledgerExportFiles(db), {
+      const dbFailure = checkDatabase(db, opts.onProgress);
+      const report = verifyLedgerExport(ledgerExportInput(db), {
         verifySignature: new Ed25519Verifier().verifyBytes,
         extraKeys,
+        ...(opts.onProgress
+          ? { onProgress: (n: number) => opts.onProgress?.(`log rules: ${n} entries`) }
+          : {}),
         ...(opts.logKey ? { logKey: opts.logKey } : {}),
       });
-      const { state, failure: stateFailure } = checkState(db);
+      const { state, failure: stateFailure } = checkState(db, opts.onProgress);
       const contracts = Object.values(state.contracts);
       const out: LedgerDbReport = {
         ...report,
