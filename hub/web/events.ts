@@ -1,7 +1,7 @@
 // Server-sent events for the dashboard: one stream per open page. Fleet and alert changes are
-// coalesced (changed rows and alert changes every 250 ms, never one message per MQTT packet or per
-// alert: a thousand gateways dropping at once is one message), telemetry goes only to pages
-// watching that gateway, and a stream ends when its session does.
+// coalesced (sent 100 ms after the first change since the last send, never one message per MQTT
+// packet or per alert: a thousand gateways dropping at once is one message), telemetry goes only
+// to pages watching that gateway, and a stream ends when its session does.
 import type { ServerResponse } from 'node:http';
 import type { AlertChange } from '../alerts/index.js';
 import type { Dashboard } from './dashboard.js';
@@ -26,7 +26,7 @@ export class EventStreams {
 
   constructor(
     private readonly d: Dashboard,
-    private readonly coalesceMs = 250,
+    private readonly coalesceMs = 100,
   ) {}
 
   start(): void {
@@ -45,17 +45,17 @@ export class EventStreams {
       this.d.alerts.on((c) => {
         this.mark(c.alert.gw);
         this.pendingAlerts.push(c);
+        this.soon();
       }),
     );
-    this.timer = setInterval(() => this.flush(), this.coalesceMs);
-    this.timer.unref();
     this.heartbeat = setInterval(() => this.beat(), 15_000);
     this.heartbeat.unref();
   }
 
   stop(): void {
     for (const u of this.unsubscribe.splice(0)) u();
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.heartbeat) clearInterval(this.heartbeat);
     for (const c of this.clients) c.res.end();
     this.clients.clear();
@@ -74,6 +74,17 @@ export class EventStreams {
 
   private mark(gw: string): void {
     this.pending.add(gw);
+    this.soon();
+  }
+
+  /** A flush `coalesceMs` after the first change since the last one: nothing runs while idle. */
+  private soon(): void {
+    if (this.timer !== undefined || this.unsubscribe.length === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush();
+    }, this.coalesceMs);
+    this.timer.unref();
   }
 
   /**
