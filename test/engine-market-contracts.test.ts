@@ -290,7 +290,11 @@ describe.each([{ validator: 'simple rule sets' }, { validator: 'validator servic
       expect((d?.payload as { contractId?: string } | undefined)?.contractId).toBe(contractId);
       // The API shows it; no party-signed form exists.
       const got = await get(`/v1/contracts/${contractId}`);
-      expect(got.json()).toMatchObject({ contract: { status: 'active' }, signed: null });
+      expect(got.json()).toMatchObject({
+        contract: { status: 'active' },
+        signed: null,
+        authorisation: { match: matches[0]?.jws, offer, bid },
+      });
     });
 
     it('a gateway birth re-sends its active contracts to it alone, once per birth', () => {

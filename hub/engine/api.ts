@@ -272,7 +272,21 @@ export async function registerEngineApi<L extends FastifyBaseLogger>(
       const rec = ID.test(id) ? state().contracts[id] : undefined;
       if (!rec) throw new EngineError(404, 'unknown-contract', `no contract ${id} in the log`);
       const notices = state().notices.filter((n) => n.contract === id);
-      return reply.send({ contract: rec, signed: engine.signedContractOf(rec) ?? null, notices });
+      // A market-made contract rests on the hub's match and the two signed orders instead.
+      const authorisation =
+        rec.market === undefined
+          ? null
+          : {
+              match: engine.entryJws(rec.market.matchIndex) ?? null,
+              offer: engine.entryJws(rec.signatures.seller ?? -1) ?? null,
+              bid: engine.entryJws(rec.signatures.buyer ?? -1) ?? null,
+            };
+      return reply.send({
+        contract: rec,
+        signed: engine.signedContractOf(rec) ?? null,
+        authorisation,
+        notices,
+      });
     }),
   );
 

@@ -479,6 +479,11 @@ export class Engine {
     return this.receiptOf(r.entry, r.outcome);
   }
 
+  /** The compact JWS of the ledger entry at `index` (e.g. a market contract's match and orders). */
+  entryJws(index: number): string | undefined {
+    return this.d.ledger.entry(index)?.jws;
+  }
+
   /** The time the engine acts at (its injected clock). */
   now(): number {
     return this.d.clock();
