@@ -1,5 +1,6 @@
 // One simulated home of the neighbourhood: its devices on Modbus TCP (a SunSpec PV inverter and a
-// SunSpec grid meter; every other home a battery too), and a real agent with its own key and
+// SunSpec grid meter; every other home a battery too; home 2 a heat meter on its heating circuit,
+// read through the itron-cf-echo-ii profile, so its proofs include heat), and a real agent with its own key and
 // state folder, enrolled through the hub's HTTP enrolment API exactly as `wattproof-agent enroll`
 // does, polling its meters over TCP, signing proofs, delivering them over MQTT and taking receipts.
 // The agent runs in this process (see docs/demo.md for why), composed as `wattproof-agent run`
@@ -42,14 +43,19 @@ export interface HomeSpec {
   log: Logger;
 }
 
+/** The one home whose heating circuit has a heat meter (on a heat network). */
+export const HEAT_METER_HOME = 2;
+
 /** Sizes of each home, fixed by its number so a restarted demo rebuilds the same home. */
 export function homeProfile(n: number): {
   seed: number;
   pvPeakW: number;
   batteryWh: number;
   baseLoadW: number;
+  heatMeter: boolean;
 } {
   return {
+    heatMeter: n === HEAT_METER_HOME,
     seed: 1000 + n,
     // 3 to 9 kWp; some roofs are bare (every fifth home has no PV: a buyer).
     pvPeakW: n % 5 === 0 ? 0 : 3000 + ((n * 1733) % 7) * 1000,
@@ -118,6 +124,7 @@ export async function enrolOverHttp(
 export class SimulatedHome {
   readonly site: string;
   readonly hasBattery: boolean;
+  readonly hasHeatMeter: boolean;
   private constructor(
     readonly n: number,
     readonly gatewayId: string,
@@ -128,6 +135,7 @@ export class SimulatedHome {
   ) {
     this.site = siteOf(n);
     this.hasBattery = sim.devices.has(3);
+    this.hasHeatMeter = sim.devices.has(4);
   }
 
   static async start(s: HomeSpec): Promise<SimulatedHome> {
@@ -136,6 +144,7 @@ export class SimulatedHome {
       { unit: 1, kind: 'sunspec-inverter' },
       { unit: 2, kind: 'sunspec-meter' },
       ...(profile.batteryWh > 0 ? [{ unit: 3, kind: 'sunspec-battery' as const }] : []),
+      ...(profile.heatMeter ? [{ unit: 4, kind: 'heat-meter' as const }] : []),
     ];
     const sim = await Simulator.start({
       units,
@@ -149,18 +158,22 @@ export class SimulatedHome {
         baseLoadW: profile.baseLoadW,
         stepMs: s.stepMs,
       },
+      heat: { stepMs: s.stepMs },
     });
     try {
       // Replays the physics from the neighbourhood's first moment, so the counters continue
       // exactly where the last run left them (and the first Modbus answer is not slow).
       sim.home.advanceTo(s.clock.now());
+      sim.devices.get(4)?.refresh?.(); // the heat meter's circuit, likewise
       const stateDir = path.join(s.dir, 'state');
       const configFile = path.join(s.dir, 'agent.yaml');
       mkdirSync(s.dir, { recursive: true, mode: 0o700 });
       // The simulator gets a new port every run, so the config is written each time.
-      writeFileSync(configFile, agentConfigYaml(stateDir, s.brokerUrl, sim.tcpPort ?? 0, s.timing), {
-        mode: 0o600,
-      });
+      writeFileSync(
+        configFile,
+        agentConfigYaml(stateDir, s.brokerUrl, sim.tcpPort ?? 0, s.timing, profile.heatMeter),
+        { mode: 0o600 },
+      );
       const config = parseAgentConfig(readFileSync(configFile, 'utf8'), configFile);
       const identity = hasIdentity(stateDir) ? loadIdentity(stateDir) : createIdentity(stateDir);
       const credFile = credentialsPath(config);
@@ -235,9 +248,16 @@ export class SimulatedHome {
   }
 }
 
-export function agentConfigYaml(stateDir: string, brokerUrl: string, simPort: number, t: HomeTiming): string {
+export function agentConfigYaml(
+  stateDir: string,
+  brokerUrl: string,
+  simPort: number,
+  t: HomeTiming,
+  heatMeter = false,
+): string {
+  const transport = `transport: {type: tcp, host: 127.0.0.1, port: ${simPort}, timeoutMs: 1000}`;
   const dev = (name: string, unit: number) =>
-    `  - {name: ${name}, transport: {type: tcp, host: 127.0.0.1, port: ${simPort}, timeoutMs: 1000}, unit: ${unit}, kind: sunspec, role: ${name}, pollSeconds: ${t.pollSeconds}}`;
+    `  - {name: ${name}, ${transport}, unit: ${unit}, kind: sunspec, role: ${name}, pollSeconds: ${t.pollSeconds}}`;
   return [
     '# Written by the demo (npm start) at every start: the simulator listens on a new port each run.',
     `gateway: {stateDir: '${stateDir}', settlementMinutes: ${t.settlementMinutes}, lateReadingSeconds: ${t.lateReadingSeconds}}`,
@@ -246,6 +266,12 @@ export function agentConfigYaml(stateDir: string, brokerUrl: string, simPort: nu
     'devices:',
     dev('grid', 2),
     dev('pv', 1),
+    // The heat meter's proofs are heat proofs (its profile says energy: heat).
+    ...(heatMeter
+      ? [
+          `  - {name: heat, ${transport}, unit: 4, kind: profile, profile: itron-cf-echo-ii, role: heat, pollSeconds: ${t.pollSeconds}}`,
+        ]
+      : []),
     'clock: {syncCheck: assume-synchronised}',
     `telemetry: {intervalSeconds: ${t.telemetrySeconds}, bufferSize: 100}`,
     'logging: {level: info, format: json}',

@@ -112,6 +112,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const cli = `node ${path.relative(process.cwd(), path.join(packageRoot(), 'dist/hub/cli.js')) || 'dist/hub/cli.js'}`;
   const periodS = (n.periodMs / o.speed / 1000).toFixed(1);
   const batteries = n.homes.filter((h) => h.hasBattery).length;
+  const heat = n.homes.find((h) => h.hasHeatMeter);
   const lines = [
     `  data folder  ${o.dataDir} (ledger ${n.ledgerFile}; log demo.log; ${n.hub.ledger.size} entries so far)`,
     `  hub API      ${n.hub.httpUrl}  (e.g. ${n.hub.httpUrl}/v1/stats, /v1/checkpoint, /v1/keys)`,
@@ -120,7 +121,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     `  dashboard    ${n.hub.httpUrl}/ui/  login ${n.login.user} / ${n.login.password}  (kept in ${n.login.file}; metrics ${n.hub.httpUrl}/metrics)`,
     `  validator    ${n.validator.line}`,
     `  time         simulated ${new Date(n.clock.now()).toISOString()} at ×${o.speed}: ${n.state.settlementMinutes}-minute intervals, ${periodS} s each`,
-    `  homes        ${n.homes.length}, each a PV inverter and a grid meter on Modbus TCP${batteries > 0 ? `, ${batteries} with a battery` : ''}; no heat meter (the simulator has no heat device yet)`,
+    `  homes        ${n.homes.length}, each a PV inverter and a grid meter on Modbus TCP${batteries > 0 ? `, ${batteries} with a battery` : ''}${heat ? `; ${heat.site} also a heat meter (Itron CF Echo II map) on its heating circuit, signing heat proofs` : ''}`,
     `  trading      ${n.trading.participants} households registered (keys in homes/*/state/participant.key), funded by operator credits; each interval bilateral contracts (signed by both) and auction orders (gate ${n.terms.gateClosureLeadMs / 60_000} min before the interval) are posted; settled from the meters' proofs after the window and its grace — ${n.hub.httpUrl}/v1/contracts, /v1/prices`,
     `  verify       ${cli} verify ${n.ledgerFile}   (any time; pin the key with --log-key from ${n.hub.httpUrl}/v1/keys)`,
     `ready: homes=${n.homes.length} hub=${n.hub.httpUrl} data=${o.dataDir} ledger=${n.ledgerFile} speed=${o.speed} interval=${n.state.settlementMinutes}m`,
