@@ -19,7 +19,7 @@ import { decision, K, newBuilder, SCENARIO_CONFIG } from '../contracts/scenario.
 import type { BookKey, LedgerOrder } from './book.js';
 import { marketContractId } from './contracts.js';
 import { MARKET_MATCH_TYP, type MarketMatch } from './messages.js';
-import { planAuction } from './plan.js';
+import { planAuction, planContinuous } from './plan.js';
 import { marketRules } from './rules.js';
 
 const Q = 900_000;
@@ -129,6 +129,23 @@ describe('market matches in the contracts fold', () => {
     expect(refusals(s)).toEqual(['market-contract']);
     expect(s.contracts[m.contractId]?.status).toBe('active');
     expect(s.money.accounts[K.seller.id]).toEqual({ available: 484, escrow: 16 });
+  });
+
+  it('a continuous trade makes its contract the same way, created at the market clock', () => {
+    const b = world();
+    const { offer, bid } = energyOrders(b);
+    const cont = marketRules({ currency: 'EUR', mode: 'continuous' });
+    const plan = planContinuous([offer, bid], ENERGY, { start: T0, end: T0 + Q }, bid.index, cont);
+    const m = plan.matches[0] as MarketMatch;
+    // The resting offer's limit is the trade price; the clock is the later order's createdAt.
+    expect(m).toMatchObject({ mode: 'continuous', quantity: 800, priceMinor: 20 });
+    b.add(MARKET_MATCH_TYP, K.hub.id, m);
+    const s = foldLog(b.entries, SCENARIO_CONFIG);
+    expect(refusals(s)).toEqual([]);
+    expect(s.contracts[m.contractId]).toMatchObject({
+      status: 'proposed',
+      contract: { createdAt: bid.order.createdAt },
+    });
   });
 
   it('refuses a match the orders do not authorise, naming why', () => {
