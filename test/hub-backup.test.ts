@@ -7,7 +7,7 @@
 // continues the same log (its next checkpoint is consistent with the backup's tree head, signed by
 // the same key); a backup of a tampered ledger, and a tampered backup, fail verify and are refused
 // by restore.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import {
   chownSync,
   copyFileSync,
@@ -28,7 +28,7 @@ import {
   hubCli,
   OPERATOR_TOKEN,
   runNode,
-  spawnHub,
+  type spawnHub,
   startTestHub,
   TestGateway,
   waitFor,
@@ -87,7 +87,30 @@ function tamper(db: string, idx: number): void {
   ]);
 }
 
-async function stopChild(hub: Awaited<ReturnType<typeof spawnHub>>): Promise<number | null> {
+type HubChild = Awaited<ReturnType<typeof spawnHub>>;
+
+/**
+ * `wattproof-hub start` as spawnHub runs it, but waiting up to a minute for it to come up: on a
+ * loaded 2-core machine loading the CLI alone has taken 8 s.
+ */
+async function startHubCli(config: string): Promise<HubChild> {
+  const child = spawn(process.execPath, [hubCli, 'start', '--config', config], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString('utf8');
+  });
+  child.stdout?.resume();
+  const m = await waitFor(
+    `the hub to start\n${stderr}`,
+    () => /http (http:\/\/\S+), broker (mqtt:\/\/\S+)/.exec(stderr) ?? undefined,
+    60_000,
+  );
+  return { child, httpUrl: m[1] as string, brokerUrl: m[2] as string, stderr: () => stderr };
+}
+
+async function stopChild(hub: HubChild): Promise<number | null> {
   if (hub.child.exitCode !== null) return hub.child.exitCode;
   const exited = new Promise<number | null>((r) => hub.child.once('exit', (code) => r(code)));
   hub.child.kill('SIGTERM');
@@ -221,13 +244,13 @@ describe('restore from a copy without MQTT credentials', () => {
 });
 
 describe('wattproof-hub backup and restore', () => {
-  // Several Node processes one after another on a loaded 2-core machine.
+  // A dozen Node processes one after another on a loaded 2-core machine (each can take 10 s to load).
   it('backs up a running hub, restores into a fresh data dir, verify passes, the restored hub continues the log', {
-    timeout: 240_000,
+    timeout: 420_000,
   }, async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'wattproof-hub-backup-'));
     const data = path.join(dir, 'data');
-    const hub = await spawnHub(writeConfig(path.join(dir, 'hub.yaml'), './data'));
+    const hub = await startHubCli(writeConfig(path.join(dir, 'hub.yaml'), './data'));
     cleanups.push(() => stopChild(hub));
     const gateways = [new TestGateway(), new TestGateway(), new TestGateway()];
     for (const g of gateways) {
@@ -267,7 +290,7 @@ describe('wattproof-hub backup and restore', () => {
 
     // A second backup to the same name is refused and leaves the first intact.
     const bytes = readFileSync(backupFile);
-    const again = await runNode(hubCli, ['backup', '--data', data, '--to', backupFile], 30_000);
+    const again = await runNode(hubCli, ['backup', '--data', data, '--to', backupFile], 60_000);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/exists: a backup never overwrites/);
     expect(readFileSync(backupFile).equals(bytes)).toBe(true);
@@ -330,7 +353,7 @@ describe('wattproof-hub backup and restore', () => {
     // The restored hub starts on it and continues the same log: the gateways send again what the
     // backup lacks (the agent's outbox does this on its own), and the new checkpoint, signed by
     // the same key, is consistent with the backup's tree head.
-    const hub2 = await spawnHub(writeConfig(path.join(dir, 'hub-restored.yaml'), './fresh'));
+    const hub2 = await startHubCli(writeConfig(path.join(dir, 'hub-restored.yaml'), './fresh'));
     cleanups.push(() => stopChild(hub2));
     for (const g of gateways) {
       g.receipts.splice(0);
