@@ -73,6 +73,7 @@ function addContract(i: number): void {
     id,
     status: 'active',
     stop: null,
+    history: [],
     contract: {
       product: 'energy',
       energy: 'electricity',

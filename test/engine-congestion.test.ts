@@ -154,9 +154,8 @@ describe('engine: congestion decisions per interval', () => {
       expect(d.reasons.map((r) => r.code)).toEqual([
         'grid-model',
         'line-overload',
-        'line-shadow-price',
-        'nodal-congestion-price',
-        'nodal-congestion-price',
+        'line-shadow-prices',
+        'nodal-congestion-prices',
       ]);
     }
     expect(w.engine.ledgerState.congestion).toHaveLength(4);
@@ -215,7 +214,11 @@ describe('engine: congestion decisions per interval', () => {
     });
     const codes = refused?.reasons.map((r) => r.code);
     expect(codes).toContain('congestion-refused');
-    expect(codes).toContain('line-shadow-price');
+    // The price of the constraint: cutting the contract (worth 29 per kWh) by 1.5 Wh frees 1 Wh of
+    // line 1-3 (its transfer PTDF is 2/3), so μ = 43.5 per kWh = 43 500 minor units per MWh.
+    expect(refused?.reasons.find((r) => r.code === 'line-shadow-prices')?.message).toBe(
+      'μ, minor units per MWh: 1-3 43500',
+    );
     expect(refused?.reasons.find((r) => r.code === 'congestion-refused')?.message).toMatch(
       new RegExp(`^${id} loads 1-3 \\(667‰\\)`),
     );

@@ -126,6 +126,7 @@ describe('congestion step', () => {
         id,
         status: 'active',
         stop: null,
+        history: [],
         contract: compliantContract({ seller: 'pt-s', buyer: 'pt-b' }),
       } as unknown as ContractRecord;
     }

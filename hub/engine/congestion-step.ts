@@ -12,7 +12,7 @@
 import type { Logger } from 'pino';
 import { MAX_JWS_BYTES } from '../../protocol/index.js';
 import type { ValidatorDecision } from '../../protocol/messages/index.js';
-import type { CongestionRecord, LedgerState } from '../contracts/fold.js';
+import type { CongestionRecord, ContractRecord, LedgerState } from '../contracts/fold.js';
 import { canonicalHashB64url } from '../validator/congestion/canonical.js';
 import type { SettlementInterval } from '../validator/congestion/contracts.js';
 import { type CongestionOutputs, congestionInputs, recompute } from '../validator/congestion/decision.js';
@@ -58,6 +58,23 @@ export function latestDecisionFor(
   return undefined;
 }
 
+/**
+ * Changes whenever the contracts flowing in any interval or the congestion decisions can have
+ * changed: every contract status change is recorded in its history (approval, activation, stop,
+ * cancellation, settlement), a new contract adds a record, a decision adds to state.congestion,
+ * and a party's bus is fixed by its application. Meter proofs change none of it. O(contracts)
+ * additions, far cheaper than rebuilding the congestion request.
+ */
+export function contractsVersion(state: LedgerState): string {
+  let contracts = 0;
+  let transitions = 0;
+  for (const id in state.contracts) {
+    contracts++;
+    transitions += (state.contracts[id] as ContractRecord).history.length;
+  }
+  return `${contracts}|${transitions}|${state.congestion.length}|${Object.keys(state.registry.participants).length}`;
+}
+
 export class CongestionStep {
   readonly kid: string;
   private readonly policy: NonNullable<ValidatorPolicy['congestion']>;
@@ -69,6 +86,8 @@ export class CongestionStep {
    * all) are not canonicalised and hashed again.
    */
   private readonly seenKey = new Map<number, string>();
+  /** Interval start → contractsVersion when last found to need nothing. */
+  private readonly seenVersion = new Map<number, string>();
   /** Outputs by inputs hash (the side table of decisions this process made or recomputed). */
   private readonly outputs = new Map<string, CongestionOutputs>();
   /** Inputs hashes that gave no decision to sign: no adjustment within the policy clears the
@@ -95,9 +114,16 @@ export class CongestionStep {
       if (start <= now) {
         this.settled.delete(start);
         this.seenKey.delete(start);
+        this.seenVersion.delete(start);
       }
+    let version: string | undefined;
     for (const interval of due) {
       if (this.settled.get(interval.start) === state.size) continue;
+      version ??= contractsVersion(state);
+      if (this.seenVersion.get(interval.start) === version) {
+        this.settled.set(interval.start, state.size);
+        continue;
+      }
       const { request } = congestionRequestFromState(state, interval, gridModel, this.policy);
       const latest = latestDecisionFor(state, interval);
       const key = `${latest?.index ?? -1}|${JSON.stringify(request.contracts)}`;
@@ -160,6 +186,7 @@ export class CongestionStep {
       }
       this.settled.set(interval.start, state.size);
       this.seenKey.set(interval.start, key);
+      this.seenVersion.set(interval.start, version);
     }
     return [];
   }

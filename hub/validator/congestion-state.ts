@@ -67,6 +67,23 @@ export function congestionRequestFromState(
 }
 
 const MAX_REASONS = 100;
+const MAX_MESSAGE = 500;
+
+/** `values` as reasons of `code`, each message `head id value, id value…` within MAX_MESSAGE. */
+function packed(code: string, head: string, values: Readonly<Record<string, number>>): Reason[] {
+  const out: Reason[] = [];
+  let message = '';
+  for (const [id, v] of Object.entries(values).sort(byKey)) {
+    const item = `${id} ${v}`;
+    if (message !== '' && message.length + 2 + item.length > MAX_MESSAGE) {
+      out.push({ code, message });
+      message = '';
+    }
+    message = message === '' ? `${head} ${item}` : `${message}, ${item}`;
+  }
+  if (message !== '') out.push({ code, message });
+  return out;
+}
 const byKey = (a: [string, number], b: [string, number]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
 /** The grid model a decision was made on, as its first reason names it. */
@@ -101,20 +118,16 @@ export function congestionDecisionFields(
       code: 'congestion-refused',
       message: `${r.contract} loads ${r.lines.map((l) => `${l.line} (${l.ptdfPerMille}‰)`).join(', ')}`,
     });
-  // The prices of the constraint, published with the decision: per binding line its shadow price,
-  // per bus the congestion component of its price (both per MWh; minor units under congestion
-  // price, policy weight under minimum adjustment).
+  // The prices of the constraint, published with the decision: each binding line's shadow price
+  // μ (+ when the from→to limit binds) and each bus's congestion component (its price less the
+  // slack's), both per MWh — minor units under congestion price, policy weight under minimum
+  // adjustment. Packed as "id value" lists into as few reasons as fit (a message holds 500
+  // characters), so even a large grid's prices take a few reasons and little of the entry.
   const unit = outputs.method === 'congestion-price' ? 'minor units' : 'weight';
-  for (const [line, mu] of Object.entries(outputs.lineShadowPrices).sort(byKey))
-    reasons.push({
-      code: 'line-shadow-price',
-      message: `line ${line}: shadow price ${mu} ${unit} per MWh (${mu > 0 ? 'from→to' : 'to→from'} limit binds)`,
-    });
-  for (const [bus, c] of Object.entries(outputs.nodalCongestion).sort(byKey))
-    reasons.push({
-      code: 'nodal-congestion-price',
-      message: `bus ${bus}: congestion component ${c} ${unit} per MWh (its price less the slack's)`,
-    });
+  reasons.push(
+    ...packed('line-shadow-prices', `μ, ${unit} per MWh:`, outputs.lineShadowPrices),
+    ...packed('nodal-congestion-prices', `price less the slack's, ${unit} per MWh:`, outputs.nodalCongestion),
+  );
   if (reasons.length > MAX_REASONS) {
     const more = reasons.length - (MAX_REASONS - 1);
     reasons.splice(MAX_REASONS - 1);

@@ -288,17 +288,10 @@ describe('congestion decisions from the folded state', () => {
       reasons: [
         { code: 'grid-model', message: `grid model triangle, SHA-256 ${gridModelHash(grid)}` },
         { code: 'line-overload', message: 'line 1-3 would carry 2667 W, over its 2000 W limit' },
+        { code: 'line-shadow-prices', message: 'μ, weight per MWh: 1-3 1500' },
         {
-          code: 'line-shadow-price',
-          message: 'line 1-3: shadow price 1500 weight per MWh (from→to limit binds)',
-        },
-        {
-          code: 'nodal-congestion-price',
-          message: "bus bus-1: congestion component -1000 weight per MWh (its price less the slack's)",
-        },
-        {
-          code: 'nodal-congestion-price',
-          message: "bus bus-2: congestion component -500 weight per MWh (its price less the slack's)",
+          code: 'nodal-congestion-prices',
+          message: "price less the slack's, weight per MWh: bus-1 -1000, bus-2 -500",
         },
       ],
     });
