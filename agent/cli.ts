@@ -2,11 +2,16 @@
 // wattproof-agent: the gateway program. Each command lives in its own file under agent/commands/
 // and adds itself to the program; this file only composes them.
 import { Command, CommanderError } from 'commander';
-import { commands } from './commands/index.js';
+import { loadCommands } from './commands/index.js';
 import { ExitCode } from './exit-codes.js';
 import { packageVersion } from './version.js';
 
-export function buildProgram(): Command {
+/**
+ * The program with every command, or with only `command` when that is one of them (so `run`
+ * does not load the modules of the others; `--help` and unknown words get them all).
+ */
+export async function buildProgram(command?: string): Promise<Command> {
+  const commands = await loadCommands(command);
   const program = new Command('wattproof-agent')
     .description('Wattproof gateway agent: reads the home’s meters, signs proofs, delivers them to the hub')
     .version(packageVersion(), '-v, --version')
@@ -17,7 +22,7 @@ export function buildProgram(): Command {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv[0]);
   if (argv.length === 0) {
     program.outputHelp();
     return ExitCode.usage;
