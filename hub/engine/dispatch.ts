@@ -126,7 +126,7 @@ export class HubDispatcher {
     if (rec.contract.product !== 'flexibility')
       throw new DispatchError(422, 'not-flexibility', `${contractId} is not a flexibility contract`);
     const c = rec.contract as FlexibilityContract;
-    const dispatches = ((rec as { dispatches?: DispatchRecord[] }).dispatches ?? []) as DispatchRecord[];
+    const dispatches: DispatchRecord[] = rec.dispatches ?? [];
     const measured = measuredFromProofs(c, rec.proofs);
     return {
       contract: contractId,
