@@ -4,7 +4,6 @@
 // retained online status) arrives. Everything is real: enrolment, the engine's HTTP endpoints, the
 // auction, the validator's review, the broker's ACL; the engine's clock is a variable so the gate
 // closes when the test says.
-import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayBirthOf } from '../hub/engine/contract-delivery.js';
 import type { Hub } from '../hub/hub.js';
