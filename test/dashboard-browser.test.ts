@@ -2,22 +2,19 @@
 // a real Mosquitto with simulated gateways that speak MQTT like the agent: log in, watch a gateway
 // come online (with the outbox backlog its agent reports) and go offline by its last will (no
 // reload), open its proof chain, verify an inclusion proof in the page, approve registrations and
-// a contract as the validator (signed in the page), and see the contract settle. Screenshots go
-// to test-artifacts/.
+// a contract as the validator (signed in the page), and see the hub's engine activate and settle
+// the contract. Screenshots go to test-artifacts/.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planSettlement } from '../hub/contracts/fold.js';
 import { b64url, generateSecretKey, participantIdOf, publicKeyOf } from '../protocol/index.js';
 import {
-  CONTRACT_ACTIVATION_TYP,
   CONTRACT_TYP,
   type EnergyContract,
   type MessageTyp,
   OPERATOR_CREDIT_TYP,
   PARTICIPANT_APPLICATION_TYP,
-  SETTLEMENT_TYP,
   signMessage,
 } from '../protocol/messages/index.js';
 import {
@@ -62,7 +59,13 @@ async function login(page: Page, user: keyof typeof PASSWORDS): Promise<void> {
 describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', () => {
   beforeAll(async () => {
     mkdirSync(artifacts, { recursive: true });
-    h = await startDashboardHub({ alerts: { offlineAfterSeconds: 1 } });
+    // The contracts engine runs on the hub's ledger (activations, settlements) on a clock the test
+    // sets; the validator's decisions come from the page.
+    h = await startDashboardHub({
+      alerts: { offlineAfterSeconds: 1 },
+      engine: true,
+      engineStartMs: SIM_T0 - 1_800_000,
+    });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   }, 60_000);
 
@@ -157,7 +160,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', () => {
     await page.close();
   });
 
-  it('validator approves registrations and a contract in the page; the contract settles', async () => {
+  it('validator approves registrations and a contract in the page; the hub’s engine activates and settles it', async () => {
     const seller = { secret: generateSecretKey() } as { secret: Uint8Array; id: string; pub: Uint8Array };
     const buyer = { secret: generateSecretKey() } as typeof seller;
     for (const p of [seller, buyer]) {
@@ -255,13 +258,11 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', () => {
     const contractId = ((await approve.getAttribute('data-testid')) as string).slice('approve-'.length);
     await approve.click();
     await approve.waitFor({ state: 'detached' });
-    expect(h.dashboard.follower.state.contracts[contractId]?.status).toBe('approved');
-    append(
-      CONTRACT_ACTIVATION_TYP,
-      hubKey.hubId,
-      { contract: contractId, at: SIM_T0 - 1_800_000 },
-      hubKey.secretKey,
-    );
+    // Approved and funded: the engine activates it.
+    await waitFor('the engine to activate the contract', () => {
+      h.dashboard.follow();
+      return h.dashboard.follower.state.contracts[contractId]?.status === 'active' ? true : undefined;
+    });
 
     // Delivery: both gateways publish their proofs over MQTT; ingest verifies and appends them.
     await gwA.connect(h.broker.url);
@@ -279,15 +280,14 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', () => {
     const status = page.getByTestId(`contract-${contractId}`);
     await status.waitFor();
     expect(await status.getAttribute('data-status')).toBe('delivering');
-    // Settlement: the hub-signed entry the hub's settlement part will make (planSettlement is the
-    // fold's own computation; no hub part appends it automatically yet).
-    const plan = planSettlement(h.dashboard.follower.state, contractId, SIM_T0 + 2 * Q + 60_000);
-    if (!plan.ok) throw new Error(plan.message);
-    append(SETTLEMENT_TYP, hubKey.hubId, plan.payload, hubKey.secretKey);
+    // The window closes on the engine's clock: it settles the contract, and the page shows it.
+    h.engineClock.now = SIM_T0 + 2 * Q + 60_000;
     await page
       .locator(`[data-testid="contract-${contractId}"][data-status="settled"]`)
       .waitFor({ timeout: 10_000 });
-    expect(plan.payload.deliveredWh).toBe(2000);
+    const settled = h.dashboard.follower.state.contracts[contractId]?.settlement?.payload;
+    expect(settled?.deliveredWh).toBe(2000);
+    expect(h.engine?.counters.settlements).toBe(1);
     await shot(page, '7-contract-settled');
     await gwA.close();
     await gwB.close();

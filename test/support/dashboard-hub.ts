@@ -10,6 +10,7 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance, type RawServerDefault } from 'fastify';
 import mqtt from 'mqtt';
 import pino, { type Logger } from 'pino';
+import { Engine } from '../../hub/engine/engine.js';
 import type { Hub } from '../../hub/hub.js';
 import { EquivocationStore } from '../../hub/ingest/equivocations.js';
 import { Bindings } from '../../hub/ledger/bindings.js';
@@ -53,6 +54,10 @@ export interface DashboardHub {
   validator: { id: string; secretKey: Uint8Array; keyFile: string };
   observerClient: mqtt.MqttClient;
   routes: RouteRecord[];
+  /** The hub's contracts engine (with `engine: true`): activations and settlements, no reviewer. */
+  engine: Engine | undefined;
+  /** The engine's clock, set by the test (UTC ms). */
+  engineClock: { now: number };
   stop(): Promise<void>;
 }
 
@@ -64,7 +69,13 @@ export interface RouteRecord {
 
 /** Starts Mosquitto, the hub on it, and the dashboard (client bundle built fresh into a temp dir). */
 export async function startDashboardHub(
-  opts: { alerts?: Record<string, number>; settlementPeriodMs?: number } = {},
+  opts: {
+    alerts?: Record<string, number>;
+    settlementPeriodMs?: number;
+    /** Run the contracts engine on the hub's ledger; its decisions come from the page's validator. */
+    engine?: boolean;
+    engineStartMs?: number;
+  } = {},
 ): Promise<DashboardHub> {
   const broker = await startMosquitto({ extraConfig: ['set_tcp_nodelay true'] });
   const { hub, dir } = await startTestHub({
@@ -156,6 +167,26 @@ export async function startDashboardHub(
   );
   dashboard.start();
 
+  const engineClock = { now: opts.engineStartMs ?? Date.now() };
+  const engine = opts.engine
+    ? new Engine({
+        ledger: hub.ledger,
+        hubKey: hub.key,
+        config: {
+          currency: 'EUR',
+          settlementGraceMs: 0,
+          validatorKids: dashboard.validators.map((v) => v.id),
+          tickMs: 100,
+        },
+        clock: () => engineClock.now,
+        // Contracts go to their gateways on the hub's broker; the simulated gateways do not watch them.
+        publish: (topic, payload, o) => void observerClient.publish(topic, payload, o),
+        log: log.child({ part: 'engine' }),
+        afterAppend: () => hub.checkpointer.afterCommit(),
+      })
+    : undefined;
+  engine?.start();
+
   return {
     hub,
     broker,
@@ -167,7 +198,10 @@ export async function startDashboardHub(
     validator: { id: `val-`, secretKey: valSecret, keyFile },
     observerClient,
     routes,
+    engine,
+    engineClock,
     async stop() {
+      engine?.stop();
       dashboard.stop();
       await observerClient.endAsync(true);
       await app.close();
