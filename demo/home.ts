@@ -54,13 +54,17 @@ export function homeProfile(n: number): {
   baseLoadW: number;
   heatMeter: boolean;
 } {
+  // Some roofs are bare: home 3 and every fifth after it, a bigger household (a small shop below
+  // the flat) with no PV. It buys even on a bright winter morning, so a neighbourhood of three
+  // already has a buyer whatever the weather.
+  const bare = n % 5 === 3;
   return {
     heatMeter: n === HEAT_METER_HOME,
     seed: 1000 + n,
-    // 3 to 9 kWp; some roofs are bare (every fifth home has no PV: a buyer).
-    pvPeakW: n % 5 === 0 ? 0 : 3000 + ((n * 1733) % 7) * 1000,
+    // 3 to 9 kWp.
+    pvPeakW: bare ? 0 : 3000 + ((n * 1733) % 7) * 1000,
     batteryWh: n % 2 === 0 ? 10_000 : 0,
-    baseLoadW: 200 + ((n * 37) % 5) * 100,
+    baseLoadW: 200 + ((n * 37) % 5) * 100 + (bare ? 800 : 0),
   };
 }
 
@@ -171,7 +175,7 @@ export class SimulatedHome {
       // The simulator gets a new port every run, so the config is written each time.
       writeFileSync(
         configFile,
-        agentConfigYaml(stateDir, s.brokerUrl, sim.tcpPort ?? 0, s.timing, profile.heatMeter),
+        agentConfigYaml(stateDir, s.brokerUrl, sim.tcpPort ?? 0, s.timing, sim.devices.get(4)?.serial),
         { mode: 0o600 },
       );
       const config = parseAgentConfig(readFileSync(configFile, 'utf8'), configFile);
@@ -253,7 +257,8 @@ export function agentConfigYaml(
   brokerUrl: string,
   simPort: number,
   t: HomeTiming,
-  heatMeter = false,
+  /** The heat meter's serial number, when the home has one (unit 4). */
+  heatMeterSerial?: string,
 ): string {
   const transport = `transport: {type: tcp, host: 127.0.0.1, port: ${simPort}, timeoutMs: 1000}`;
   const dev = (name: string, unit: number) =>
@@ -266,10 +271,11 @@ export function agentConfigYaml(
     'devices:',
     dev('grid', 2),
     dev('pv', 1),
-    // The heat meter's proofs are heat proofs (its profile says energy: heat).
-    ...(heatMeter
+    // The heat meter's proofs are heat proofs (its profile says energy: heat). The profile has no
+    // serial-number role, so the serial printed on the meter is written here, as an installer does.
+    ...(heatMeterSerial !== undefined
       ? [
-          `  - {name: heat, ${transport}, unit: 4, kind: profile, profile: itron-cf-echo-ii, role: heat, pollSeconds: ${t.pollSeconds}}`,
+          `  - {name: heat, ${transport}, unit: 4, kind: profile, profile: itron-cf-echo-ii, serial: '${heatMeterSerial}', role: heat, pollSeconds: ${t.pollSeconds}}`,
         ]
       : []),
     'clock: {syncCheck: assume-synchronised}',
