@@ -293,7 +293,11 @@ describe('dispatch end to end: the hub dispatches, the simulated battery follows
           m.topic === topics.gatewayStatus(gw.identity.gatewayId) &&
           (decodeJwsUnverified(m.payload)?.payload as { state?: string } | undefined)?.state === 'online',
       );
-    await waitFor(() => online(gwA) && online(gwB), 'both agents online', 15_000);
+    await waitFor(() => online(gwA) && online(gwB), 'both agents online', 30_000).catch((err) => {
+      throw new Error(
+        `${(err as Error).message}\n${agents.map((a) => a.output().slice(-1500)).join('\n---\n')}`,
+      );
+    });
 
     // 2. The seller (gateways A and B) and the buyer (gateway C) register; the operator credits both.
     for (const [p, gws] of [
@@ -332,9 +336,9 @@ describe('dispatch end to end: the hub dispatches, the simulated battery follows
       10_000,
     );
 
-    // A two-minute window starting 3 to 4 virtual minutes (6 to 8 s) from now: time to sign,
+    // A two-minute window starting 4 to 5 virtual minutes (8 to 10 s) from now: time to sign,
     // review, activate and send the contract, and to send the dispatch commands, before it starts.
-    const W0 = Math.ceil(virtualNow() / M) * M + 3 * M;
+    const W0 = Math.ceil(virtualNow() / M) * M + 4 * M;
     const WINDOW = { start: W0, end: W0 + 2 * M };
 
     // 3. The flexibility contract: up to 3000 W either way over the window, availability 100,
