@@ -60,7 +60,7 @@ describe('hub backup units', () => {
   });
 
   it("the service's command line makes a verified backup, a new file each run", {
-    timeout: 180_000,
+    timeout: 300_000,
   }, async () => {
     const work = mkdtempSync(path.join(tmpdir(), 'wp-hub-backup-run-'));
     const data = path.join(work, 'lib');
