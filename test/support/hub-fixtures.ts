@@ -233,9 +233,18 @@ export async function spawnHub(
     stderr += c.toString('utf8');
   });
   child.stdout?.resume();
+  // The start line is the event; the bound is generous because loading the CLI alone took 8 s on
+  // a loaded 2-core machine. A hub that exits fails the wait at once, with its output.
   const m = await waitFor(
-    `the hub to start\n${stderr}`,
-    () => /http (http:\/\/\S+), broker (mqtt:\/\/\S+)/.exec(stderr) ?? undefined,
-  );
+    'the hub to start',
+    () => {
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`the hub exited (${child.exitCode ?? child.signalCode}) before starting:\n${stderr}`);
+      return /http (http:\/\/\S+), broker (mqtt:\/\/\S+)/.exec(stderr) ?? undefined;
+    },
+    120_000,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n${stderr}`);
+  });
   return { child, httpUrl: m[1] as string, brokerUrl: m[2] as string, stderr: () => stderr };
 }
