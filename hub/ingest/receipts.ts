@@ -2,12 +2,15 @@
 // signed checkpoint covers its entry, and carries that checkpoint and the inclusion proof, so the
 // agent can check it on its own before deleting the message from its outbox. Rejections go out as
 // soon as the batch that decided them is committed.
-import { b64url } from '../../protocol/index.js';
 import type { LedgerReceipt, RejectedReceipt } from '../../protocol/messages/index.js';
 import type { Entry, Ledger, StoredCheckpoint } from '../ledger/ledger.js';
 import type { IngestStats } from './stats.js';
 
 export type Publish = (topic: string, payload: string) => void;
+
+/** base64url without padding (protocol's b64url.encode), by Node's native encoder. */
+const base64url = (h: Uint8Array): string =>
+  Buffer.from(h.buffer, h.byteOffset, h.byteLength).toString('base64url');
 
 export const receiptTopic = (gw: string): string => `wattproof/v1/gw/${gw}/receipt`;
 
@@ -58,6 +61,17 @@ export class ReceiptQueue {
   onCheckpoint(cp: StoredCheckpoint): void {
     const still: Waiting[] = [];
     const proofs = this.ledger.proofSource();
+    // The receipts of one checkpoint share most proof hashes (the same objects from `proofs`):
+    // each is encoded once.
+    const encoded = new Map<Uint8Array, string>();
+    const encode = (h: Uint8Array): string => {
+      let text = encoded.get(h);
+      if (text === undefined) {
+        text = base64url(h);
+        encoded.set(h, text);
+      }
+      return text;
+    };
     for (const w of this.waiting) {
       if (w.entry.index >= cp.size || w.entry.gw === null || w.entry.seq === null) {
         if (w.entry.index >= cp.size) still.push(w);
@@ -67,13 +81,11 @@ export class ReceiptQueue {
         status: w.status,
         gw: w.entry.gw,
         seq: w.entry.seq,
-        messageHash: b64url.encode(w.entry.messageHash),
+        messageHash: base64url(w.entry.messageHash),
         index: w.entry.index,
-        leafHash: b64url.encode(w.entry.leafHash),
+        leafHash: base64url(w.entry.leafHash),
         checkpoint: cp.note,
-        inclusionProof: this.ledger
-          .inclusionProof(w.entry.index, cp.size, proofs)
-          .map((h) => b64url.encode(h)),
+        inclusionProof: this.ledger.inclusionProof(w.entry.index, cp.size, proofs).map(encode),
       };
       this.send(w.entry.gw, receipt);
     }
