@@ -110,11 +110,12 @@ interface CongestionSeen {
 }
 
 /**
- * Recomputes every validator decision of `entries` (the whole log, in leaf order) under the
+ * Recomputes every validator decision of `entries` (the whole log, in leaf order; or a function
+ * that iterates it afresh each time it is called, for a log too large to hold) under the
  * policies given (each decision names its own by hash) and the grid model.
  */
 export function verifyValidatorDecisions(
-  entries: readonly LogEntry[],
+  entries: readonly LogEntry[] | (() => Iterable<LogEntry>),
   policies: ValidatorPolicy | readonly ValidatorPolicy[],
   gridModel: GridModel | undefined,
   opts: VerifyDecisionsOptions,
@@ -132,7 +133,8 @@ export function verifyValidatorDecisions(
   // Pass 1: which log prefixes are cited, by which decisions.
   const decisions = new Map<number, ValidatorDecision>();
   const citing = new Map<number, number[]>();
-  for (const e of entries) {
+  const log = (): Iterable<LogEntry> => (typeof entries === 'function' ? entries() : entries);
+  for (const e of log()) {
     if (e.typ !== VALIDATOR_DECISION_TYP || !opts.config.validatorKids.includes(e.kid)) continue;
     const p = parseValidatorDecision(e.payload);
     if (!p.ok) continue; // the fold refuses it; nothing to recompute
@@ -151,7 +153,7 @@ export function verifyValidatorDecisions(
   const state = emptyState();
   const expected = new Map<number, Expectation>();
   const seen: CongestionSeen = { recomputed: false, refused: new Set() };
-  for (const e of entries) {
+  for (const e of log()) {
     for (const i of citing.get(state.size) ?? []) {
       const d = decisions.get(i) as ValidatorDecision;
       expected.set(

@@ -20,36 +20,37 @@ export interface DecisionsPassOptions {
   gridModelFile?: string;
 }
 
-/** The log's entries, and who the fold trusts: the hub and validator kids that signed entries. */
-function readLog(file: string): { entries: LogEntry[]; config: FoldConfig } {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    prepareDatabaseReadOnly(db);
-    const entries: LogEntry[] = [];
-    const hubKids = new Set<string>();
-    const validatorKids = new Set<string>();
-    let currency: string | undefined;
-    for (const r of db
-      .prepare<[], { idx: number; leaf: string; kid: string; typ: string }>(
-        'SELECT idx, leaf, kid, typ FROM entries ORDER BY idx',
-      )
-      .iterate()) {
-      // The ledger pass has checked every signature; here the kid's prefix says who signed.
-      if (r.kid.startsWith('hub-')) hubKids.add(r.kid);
-      if (r.kid.startsWith('val-')) validatorKids.add(r.kid);
-      const e = logEntryFromJws(r.idx, r.leaf);
-      if (!e) continue;
-      if (!currency && r.typ === OPERATOR_CREDIT_TYP)
-        currency = (e.payload as { currency?: string }).currency;
-      entries.push(e);
-    }
-    return {
-      entries,
-      config: { hubKids: [...hubKids], validatorKids: [...validatorKids], currency: currency ?? 'EUR' },
-    };
-  } finally {
-    db.close();
+/** The log's entries, read from the database afresh on each call (a log may be too large to hold). */
+function* logOf(db: Database.Database): Generator<LogEntry> {
+  for (const r of db
+    .prepare<[], { idx: number; leaf: string }>('SELECT idx, leaf FROM entries ORDER BY idx')
+    .iterate()) {
+    const e = logEntryFromJws(r.idx, r.leaf);
+    if (e) yield e;
   }
+}
+
+/** Who the fold trusts: the hub and validator kids that signed entries, and the ledger's currency. */
+function foldConfigOf(db: Database.Database): FoldConfig {
+  const hubKids = new Set<string>();
+  const validatorKids = new Set<string>();
+  // The ledger pass has checked every signature; here the kid's prefix says who signed.
+  for (const r of db.prepare<[], { kid: string }>('SELECT DISTINCT kid FROM entries').iterate()) {
+    if (r.kid.startsWith('hub-')) hubKids.add(r.kid);
+    if (r.kid.startsWith('val-')) validatorKids.add(r.kid);
+  }
+  // The ledger has one currency, the one its money entered in.
+  const credit = db
+    .prepare<[string], { leaf: string }>('SELECT leaf FROM entries WHERE typ = ? ORDER BY idx LIMIT 1')
+    .get(OPERATOR_CREDIT_TYP);
+  const currency = credit
+    ? (logEntryFromJws(0, credit.leaf)?.payload as { currency?: string } | undefined)?.currency
+    : undefined;
+  return {
+    hubKids: [...hubKids].sort(),
+    validatorKids: [...validatorKids].sort(),
+    currency: currency ?? 'EUR',
+  };
 }
 
 /** Recomputes every validator decision of a ledger file. Throws for an unreadable policy or grid. */
@@ -62,6 +63,17 @@ export async function verifyDecisionsFile(
   const gridModel: GridModel | undefined =
     opts.gridModelFile === undefined ? undefined : readGridModelFile(opts.gridModelFile);
   const highs = gridModel === undefined ? undefined : await loadSolver();
-  const { entries, config } = readLog(file);
-  return verifyValidatorDecisions(entries, policies, gridModel, { config, ...(highs ? { highs } : {}) });
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    prepareDatabaseReadOnly(db);
+    // One read transaction, so every pass over the log sees the same entries.
+    return db.transaction(() =>
+      verifyValidatorDecisions(() => logOf(db), policies, gridModel, {
+        config: foldConfigOf(db),
+        ...(highs ? { highs } : {}),
+      }),
+    )();
+  } finally {
+    db.close();
+  }
 }
