@@ -26,9 +26,12 @@ import {
   ContractWatchStore,
   DEFAULT_GRACE_MS,
   enqueueOnOutbox,
+  type HubKey,
   receiveContract,
   type WatcherEvent,
 } from './contracts/index.js';
+import { credentialsPath } from './credentials.js';
+import { loadHubKey } from './dispatch/hub-key.js';
 import { writeFileAtomic } from './files.js';
 import type { GatewayIdentity } from './identity.js';
 import type { MeterCarrier, MeterSource } from './meter-source.js';
@@ -81,6 +84,11 @@ export interface AgentDeps {
     statusJws: (state: 'online' | 'offline', at?: number) => string,
     onContract: (text: string) => void,
   ) => Uplink;
+  /**
+   * The hub's key, to check market-made contracts (hub-signed market matches) with; default: read
+   * from the credentials file `wattproof-agent enroll` wrote, each time one arrives.
+   */
+  hubKey?: () => HubKey | null;
   /** Contract watcher timing (tests); defaults: grace 30 min, recheck 60 s of the agent's clock. */
   contractWatch?: { graceMs?: number; recheckMs?: number };
   version: string;
@@ -517,7 +525,8 @@ export class Agent {
   private onContract(text: string): void {
     const { log, identity } = this.d;
     this.contractStats.received++;
-    const r = receiveContract(text, identity.gatewayId);
+    const hubKey = this.d.hubKey ?? (() => loadHubKey(credentialsPath(this.d.config)).key);
+    const r = receiveContract(text, identity.gatewayId, hubKey());
     if (!r.ok) {
       this.contractStats.refused++;
       log.warn({ reason: r.reason, refused: this.contractStats.refused }, 'contract refused');

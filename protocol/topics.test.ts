@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EXAMPLE_KEYS } from './messages/examples.js';
-import { DISPATCH_COMMAND_TYP, METER_PROOF_TYP } from './messages/index.js';
+import { CONTRACT_TYP, DISPATCH_COMMAND_TYP, MARKET_MATCH_TYP, METER_PROOF_TYP } from './messages/index.js';
 import { type ParsedTopic, parseTopic, specOf, subscriptions, TOPIC_SPECS, topics } from './topics.js';
 
 const gw = EXAMPLE_KEYS.gatewayA.id;
@@ -84,6 +84,11 @@ describe('topics', () => {
     });
     expect(specOf({ kind: 'gw-cmd', gw, command: 'dispatch' })?.typs).toEqual([DISPATCH_COMMAND_TYP]);
     expect(specOf({ kind: 'gw-cmd', gw, command: 'contract' })?.encoding).toBe('jws-json');
+    // A market-made contract comes as the hub-signed market match that carries it.
+    expect(specOf({ kind: 'gw-cmd', gw, command: 'contract' })?.typs).toEqual([
+      CONTRACT_TYP,
+      MARKET_MATCH_TYP,
+    ]);
     expect(specOf({ kind: 'gw-cmd', gw, command: 'reboot' })).toBeUndefined();
     expect(TOPIC_SPECS['gw-telemetry'].qos).toBe(0);
     expect(TOPIC_SPECS['gw-status'].retain).toBe(true);

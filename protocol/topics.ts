@@ -10,6 +10,7 @@ import { DISPATCH_RESPONSE_TYP, type DispatchResponse } from './messages/dispatc
 import { FULFILMENT_TYP, type FulfilmentEvent } from './messages/fulfilment.js';
 import { GATEWAY_STATUS_TYP, type GatewayStatus } from './messages/gateway-status.js';
 import { HUB_STATUS_TYP, type HubStatus } from './messages/hub-status.js';
+import { MARKET_MATCH_TYP } from './messages/market.js';
 import { METER_PROOF_TYP, type MeterProof } from './messages/meter-proof.js';
 import { PRICE_TYP, type PricePublication } from './messages/price.js';
 import { RECEIPT_KIND, type Receipt } from './messages/receipt.js';
@@ -149,6 +150,7 @@ export function parseTopic(topic: string): TopicParse {
 /** The commands the hub sends, by name, and what each carries. */
 export interface CommandPayloads {
   dispatch: DispatchCommand;
+  /** A signed contract, or the hub-signed market match carrying a market-made one (same form). */
   contract: SignedContract;
 }
 export type CommandName = keyof CommandPayloads;
@@ -193,7 +195,8 @@ export const TOPIC_SPECS: Record<Exclude<TopicKind, 'gw-cmd'>, TopicSpec> = {
 
 export const COMMAND_SPECS: Record<CommandName, TopicSpec> = {
   dispatch: { encoding: 'jws', typs: [DISPATCH_COMMAND_TYP], qos: 1, retain: false },
-  contract: { encoding: 'jws-json', typs: [CONTRACT_TYP], qos: 1, retain: false },
+  /** Both parties' contract signatures, or (a market-made contract) the hub's one market match. */
+  contract: { encoding: 'jws-json', typs: [CONTRACT_TYP, MARKET_MATCH_TYP], qos: 1, retain: false },
 };
 
 /** What a parsed topic carries; undefined for a command name nobody defined. */

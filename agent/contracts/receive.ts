@@ -11,16 +11,33 @@
 // the broker's ACL, which lets only the hub publish to a gateway's cmd/ topics. A contract forged
 // past both would only make this gateway sign an event about its own measurements for a contract
 // id the ledger does not know; the hub refuses that event and no money moves.
+//
+// A market-made contract comes instead as the hub-signed market-match entry (one signature, typ
+// market-match; market-match.ts): that one is verified with the hub's key from enrolment, and the
+// match's contract id must be the hash of the contract it carries. The same energy and delivery
+// point checks follow.
 import { b64url, decodeJwsUnverified } from '../../protocol/index.js';
 import { CONTRACT_TYP, type SignedContract, signedContractSchema } from '../../protocol/messages/index.js';
+import { type HubKey, marketMatchCompact, openMarketMatch } from './market-match.js';
 import { type WatchedContract, watchedContractFrom } from './watcher-core.js';
 
 export type ReceivedContract = { ok: true; watched: WatchedContract } | { ok: false; reason: string };
 
 const ED25519_SIGNATURE_BYTES = 64;
 
-/** Checks a contract command's payload (UTF-8 JSON text) for the gateway `gatewayId`. */
-export function receiveContract(text: string, gatewayId: string): ReceivedContract {
+function deliveredHere(watched: WatchedContract, gatewayId: string): ReceivedContract {
+  const { contract } = watched;
+  const points = [...contract.deliveryPoints.seller, ...contract.deliveryPoints.buyer];
+  if (!points.some((p) => p.gw === gatewayId))
+    return { ok: false, reason: `this gateway (${gatewayId}) is not a delivery point of the contract` };
+  return { ok: true, watched };
+}
+
+/**
+ * Checks a contract command's payload (UTF-8 JSON text) for the gateway `gatewayId`. `hub` is the
+ * hub's key from enrolment, for market-made contracts (null: not enrolled; those are refused).
+ */
+export function receiveContract(text: string, gatewayId: string, hub: HubKey | null): ReceivedContract {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -36,6 +53,18 @@ export function receiveContract(text: string, gatewayId: string): ReceivedContra
         .join('; ')}`,
     };
   const signed: SignedContract = shape.data;
+  if (marketMatchCompact(signed) !== undefined) {
+    const m = openMarketMatch(signed, hub);
+    if (m.kind === 'refused') return { ok: false, reason: m.reason };
+    if (m.kind === 'ok') {
+      if (m.contract.product !== 'energy')
+        return {
+          ok: false,
+          reason: `contract payload: ${m.contract.product} contracts have no fulfilment event yet`,
+        };
+      return deliveredHere({ id: m.id, contract: m.contract }, gatewayId);
+    }
+  }
   if (signed.signatures.length !== 2)
     return {
       ok: false,
@@ -60,8 +89,5 @@ export function receiveContract(text: string, gatewayId: string): ReceivedContra
     if (b64url.decode(sig.signature).length !== ED25519_SIGNATURE_BYTES)
       return { ok: false, reason: `signature ${i} is not ${ED25519_SIGNATURE_BYTES} bytes (Ed25519)` };
   }
-  const points = [...contract.deliveryPoints.seller, ...contract.deliveryPoints.buyer];
-  if (!points.some((p) => p.gw === gatewayId))
-    return { ok: false, reason: `this gateway (${gatewayId}) is not a delivery point of the contract` };
-  return { ok: true, watched: w.watched };
+  return deliveredHere(w.watched, gatewayId);
 }

@@ -4,19 +4,16 @@
 // the buyer's, by their kids; the payload a flexibility contract; this gateway a seller point.
 // A market-made contract comes as the hub-signed market-match entry (one signature): that one is
 // verified with the hub's key, and its contract id must be the hash of the contract it carries.
-import { b64url, decodeJwsUnverified, verifyJws } from '../../protocol/index.js';
+import { b64url, decodeJwsUnverified } from '../../protocol/index.js';
 import {
   CONTRACT_TYP,
   contractIdOf,
-  contractPayloadSegment,
   type FlexibilityContract,
-  formatIssues,
-  MARKET_MATCH_TYP,
   parseContract,
-  parseMarketMatch,
   type SignedContract,
   signedContractSchema,
 } from '../../protocol/messages/index.js';
+import { matchContractUnverified, openMarketMatch } from '../contracts/market-match.js';
 import type { HubKey } from './receive.js';
 
 export type OfferedContract =
@@ -61,32 +58,15 @@ export function flexibilityContractOf(text: string, gatewayId: string, hub: HubK
   return { kind: 'flexibility', id: contractIdOf(signed), contract: c };
 }
 
-/** A market-made contract: the hub-signed match entry carrying it. */
+/** A market-made contract: the hub-signed match entry carrying it (../contracts/market-match.ts). */
 function fromMatch(signed: SignedContract, gatewayId: string, hub: HubKey | null): OfferedContract {
-  const sig = signed.signatures[0];
-  if (sig === undefined) return { kind: 'other' };
-  const compact = `${sig.protected}.${signed.payload}.${sig.signature}`;
-  if (decodeJwsUnverified(compact)?.header.typ !== MARKET_MATCH_TYP) return { kind: 'other' };
-  const m = parseMarketMatch(decodeJwsUnverified(compact)?.payload);
-  if (!m.ok || m.value.contract.product !== 'flexibility') return { kind: 'other' };
-  if (hub === null) return { kind: 'not-mine', reason: 'no hub key to check the market match with' };
-  const v = verifyJws(compact, {
-    typ: MARKET_MATCH_TYP,
-    kid: hub.hubId,
-    publicKeyFor: (kid) => (kid === hub.hubId ? hub.publicKey : undefined),
-  });
-  if (!v.ok) return { kind: 'not-mine', reason: `market match: ${v.detail}` };
-  const again = parseMarketMatch(v.payload);
-  if (!again.ok) return { kind: 'not-mine', reason: `market match: ${formatIssues(again.issues)}` };
-  const c = again.value.contract;
+  if (matchContractUnverified(signed)?.product !== 'flexibility') return { kind: 'other' };
+  const m = openMarketMatch(signed, hub);
+  if (m.kind === 'not-a-match') return { kind: 'other' };
+  if (m.kind === 'refused') return { kind: 'not-mine', reason: m.reason };
+  const c = m.contract;
   if (c.product !== 'flexibility') return { kind: 'other' };
-  const id = contractIdOf(contractPayloadSegment(c));
-  if (id !== again.value.contractId)
-    return {
-      kind: 'not-mine',
-      reason: `the match names ${again.value.contractId}; its contract hashes to ${id}`,
-    };
   if (!c.deliveryPoints.seller.some((d) => d.gw === gatewayId))
     return { kind: 'not-mine', reason: `this gateway (${gatewayId}) is not a seller delivery point` };
-  return { kind: 'flexibility', id, contract: c };
+  return { kind: 'flexibility', id: m.id, contract: c };
 }

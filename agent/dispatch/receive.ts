@@ -10,11 +10,9 @@ import {
   parseDispatchCommand,
   type Reason,
 } from '../../protocol/messages/index.js';
+import type { HubKey } from '../contracts/market-match.js';
 
-export interface HubKey {
-  hubId: string;
-  publicKey: Uint8Array;
-}
+export type { HubKey } from '../contracts/market-match.js';
 
 export type ReceivedCommand =
   | { kind: 'ok'; hash: string; command: DispatchCommand }
