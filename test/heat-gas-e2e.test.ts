@@ -12,6 +12,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAgentConfig } from '../agent/config.js';
+import { CounterUnavailableError, ProfileMeterSource } from '../agent/meter-source.js';
+import type { ClosedInterval } from '../agent/metering.js';
+import { meterProofPayload } from '../agent/proof.js';
+import type { ModbusBus } from '../device-drivers/bus.js';
 import { type DeviceContext, GasMeterDevice, HeatMeterDevice } from '../device-drivers/sim/devices.js';
 import { SimUnits } from '../device-drivers/sim/modbus-handler.js';
 import type { GasSource, GasState, GasTotals } from '../device-drivers/sim/physics/gas.js';
@@ -128,6 +133,97 @@ function useHeatGasDevices(gw: Gateway, port: number): void {
   if (replaced === text) throw new Error('the harness config has no devices block to replace');
   writeFileSync(gw.configFile, replaced);
 }
+
+describe('heat and gas proofs, as the agent builds them', () => {
+  const link = { gw: 'gw-abcdefghijklmnop', seq: 0, prev: null };
+  const meter = { id: 'gas', serial: 'SFAR-1' };
+  const closed = (over: Partial<ClosedInterval>): ClosedInterval => ({
+    interval: { start: 1_800_000, end: 2_700_000 },
+    importWh: { start: 0, end: 0 },
+    exportWh: { start: 0, end: 0 },
+    samples: 180,
+    expectedSamples: 180,
+    flags: [],
+    ...over,
+  });
+
+  it('a gas meter counting volume signs energy gas, the volume and the calorific value', () => {
+    const p = meterProofPayload(
+      link,
+      meter,
+      closed({
+        importWh: { start: gasWhFromDm3(12_345_678, CV), end: gasWhFromDm3(12_345_738, CV) },
+        volumeDm3: { start: 12_345_678, end: 12_345_738 },
+      }),
+      2_700_500,
+      { energy: 'gas', calorificValueWhPerM3: CV },
+    );
+    expect(p.energy).toBe('gas');
+    // 12 345 678 dm³ × 10 550 / 1000 = 130 246 902.9 → 130 246 902 Wh (docs/markets.md).
+    expect(p.importWh).toEqual({ start: 130_246_902, end: 130_247_535 });
+    expect(p.gas).toEqual({ volumeDm3: { start: 12_345_678, end: 12_345_738 }, calorificValueWhPerM3: CV });
+    expect(p.flags).toEqual([]);
+    expect(parseMeterProof(p).ok).toBe(true);
+  });
+
+  it('a changed calorific value converts the start again and flags scale-change (the interval counts 0)', () => {
+    const p = meterProofPayload(
+      link,
+      meter,
+      closed({
+        // The start was converted at 10 550 Wh/m³ before the installer declared 11 000.
+        importWh: { start: gasWhFromDm3(1_000_000, CV), end: gasWhFromDm3(1_000_060, 11_000) },
+        volumeDm3: { start: 1_000_000, end: 1_000_060 },
+      }),
+      2_700_500,
+      { energy: 'gas', calorificValueWhPerM3: 11_000 },
+    );
+    expect(p.importWh).toEqual({ start: 11_000_000, end: 11_000_660 });
+    expect(p.flags).toEqual(['scale-change']);
+    expect(parseMeterProof(p).ok).toBe(true);
+  });
+
+  it('a heat meter signs energy heat; an electricity meter’s payload is as before (no energy key)', () => {
+    const heat = meterProofPayload(link, { id: 'heat', serial: '1311375' }, closed({}), 2_700_500, {
+      energy: 'heat',
+    });
+    expect(heat.energy).toBe('heat');
+    expect(heat.gas).toBeUndefined();
+    const power = meterProofPayload(link, { id: 'grid', serial: 'X' }, closed({}), 2_700_500);
+    expect('energy' in power).toBe(false);
+  });
+
+  it('the installer’s calorific value is required for a volume profile and refused elsewhere', async () => {
+    const config = (extra: string, profile: string) =>
+      parseAgentConfig(
+        `hub: {url: 'mqtt://127.0.0.1:1883'}\ndevices:\n  - {name: m, transport: {type: tcp, host: 127.0.0.1}, unit: 1, kind: profile, profile: ${profile}, role: gas${extra}}\n`,
+      ).devices[0] as Parameters<typeof meterSourceOf>[0];
+    // describe() only looks the profile up: no Modbus request is made, so no bus is needed.
+    const meterSourceOf = (d: ConstructorParameters<typeof ProfileMeterSource>[1]) =>
+      new ProfileMeterSource({} as ModbusBus, d);
+    await expect(meterSourceOf(config('', 'isma-4di-gas')).describe()).rejects.toThrow(
+      /counts gas by volume; declare the gas's calorific value as devices\[\]\.calorificValueWhPerM3/,
+    );
+    await expect(
+      meterSourceOf(config(', calorificValueWhPerM3: 10550', 'cf-echo-ii')).describe(),
+    ).rejects.toThrow(CounterUnavailableError);
+    await expect(
+      meterSourceOf(config(', calorificValueWhPerM3: 10550', 'gas-pulse')).describe(),
+    ).resolves.toMatchObject({
+      manufacturer: 'iSMA CONTROLLI',
+    });
+    expect(() =>
+      parseAgentConfig(
+        "hub: {url: 'mqtt://127.0.0.1:1883'}\ndevices:\n  - {name: m, transport: {type: tcp, host: 127.0.0.1}, unit: 1, kind: sunspec, calorificValueWhPerM3: 10550, role: gas}\n",
+      ),
+    ).toThrow(/devices\[0\]\.calorificValueWhPerM3: .*only for gas meters read through a profile/);
+    expect(() =>
+      parseAgentConfig(
+        "hub: {url: 'mqtt://127.0.0.1:1883'}\ndevices:\n  - {name: m, transport: {type: tcp, host: 127.0.0.1}, unit: 1, kind: profile, profile: gas-pulse, calorificValueWhPerM3: 10.55, role: gas}\n",
+      ),
+    ).toThrow(/devices\[0\]\.calorificValueWhPerM3: 10\.55 is not allowed; must be a whole number/);
+  });
+});
 
 function party() {
   const secretKey = generateSecretKey();
