@@ -1,4 +1,4 @@
-// Hostile input on every topic the hub listens to (gw/+/proof, gw/+/event, gw/+/status), from an
+// Hostile input on every topic the hub listens to (INGEST_SUBSCRIPTIONS: gw/+/proof, event, status), from an
 // attacker on an open broker (a real Mosquitto where anyone may publish anywhere — the hub's own
 // checks are all that stand in the way). Property-based (fast-check, fixed seed): broken JSON,
 // wrong types, huge and deeply nested payloads, odd unicode, negative and overflowing integers,
@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../hub/hub.js';
+import { INGEST_SUBSCRIPTIONS } from '../../hub/ingest/ingest.js';
 import { b64url, generateSecretKey, signJws } from '../../protocol/index.js';
 import { GATEWAY_STATUS_TYP } from '../../protocol/messages/gateway-status.js';
 import { METER_PROOF_TYP } from '../../protocol/messages/meter-proof.js';
@@ -18,11 +19,13 @@ import { TestGateway, waitFor } from '../support/hub-fixtures.js';
 import type { RunningMosquitto } from '../support/mosquitto.js';
 
 const RUNS = FULL ? 2000 : 200;
+/** The last level of each ingest subscription (`wattproof/v1/gw/+/proof` → `proof`). */
+const INGEST_TOPICS = INGEST_SUBSCRIPTIONS.map((s) => s.slice(s.lastIndexOf('/') + 1));
 const SEED = Number(process.env.WATTPROOF_SEED) || 20261125;
 
 interface Hostile {
   kind: string;
-  topic: 'proof' | 'event' | 'status';
+  topic: string;
   payload: string | Buffer;
   /** Reasons the hub may count it under (any one). */
   reasons: readonly string[];
@@ -63,7 +66,8 @@ function hostileArb(): fc.Arbitrary<Hostile> {
   const attackerKey = generateSecretKey();
   const signWith = (payload: unknown, typ = METER_PROOF_TYP, kid = g.id, key = g.secretKey) =>
     signJws(typ, kid, payload, key);
-  const topic = fc.constantFrom<'proof' | 'event' | 'status'>('proof', 'event', 'status');
+  // Every topic the hub subscribes for ingest, from its own list (a new one is covered as added).
+  const topic = fc.constantFrom(...INGEST_TOPICS);
   const badSchema = ['schema', 'payload-not-json', 'not-canonical-json', 'typ-mismatch'];
   return fc.oneof<fc.Arbitrary<Hostile>[]>(
     fc.tuple(topic, fc.string()).map(([t, s]) => ({
