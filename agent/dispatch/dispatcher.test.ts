@@ -209,6 +209,21 @@ describe('AgentDispatcher on the simulated battery', () => {
     expect(answers().map((a) => a.seq)).toEqual([0, 1, 2]);
   });
 
+  it('a command for later waits for its start without holding up the next one', async () => {
+    const { clock, sim, d, sign, answers } = await setUp();
+    await d.onCommand(sign({ start: T0 + M, expires: T0 + 2 * M }));
+    await d.onCommand(sign({ gw: 'gw-bbbbbbbbbbbbbbbb', nonce: 'b3RoZXItZ2F0ZXdheS0wMDE' }));
+    expect(answers().map((a) => a.reason?.code)).toEqual(['wrong-gateway']);
+    expect(sim.home.batterySetpointW).toBeNull();
+    clock.set(T0 + M);
+    await waitFor(() => sim.home.batterySetpointW === 2000, 'the setpoint written at its start');
+    await waitFor(() => {
+      clock.set(clock.t + 500);
+      return answers().length === 2;
+    }, 'the response');
+    expect(answers()[1]).toMatchObject({ outcome: 'applied', appliedW: 2000, measuredW: 2000 });
+  });
+
   it('without the hub key every command is refused', async () => {
     const { d, sign, answers, sim } = await setUp(0.5, false);
     await d.onCommand(sign());

@@ -90,7 +90,12 @@ export class AgentDispatcher {
 
   /** A command's MQTT payload. Resolves when it has been answered (or scheduled). */
   onCommand(text: string): Promise<void> {
-    const next = this.chain.then(() => this.handle(text));
+    return this.enqueue(() => this.handle(text));
+  }
+
+  /** Runs `work` after everything queued before it (one battery conversation at a time). */
+  private enqueue(work: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(work);
     this.chain = next.catch((err) => {
       this.d.log.error({ err: err instanceof Error ? err.message : String(err) }, 'dispatch handling failed');
     });
@@ -157,23 +162,14 @@ export class AgentDispatcher {
         message: 'no battery is configured for dispatch (dispatch.battery)',
       });
     this.inFlight.add(r.hash);
-    try {
-      if (cmd.start > now) await this.waitUntil(cmd.start);
-      if (this.stopped) return;
-      await this.apply(r.hash, cmd, battery);
-    } finally {
-      this.inFlight.delete(r.hash);
-    }
-  }
-
-  private waitUntil(wallMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const cancel = this.d.clock.at(wallMs, () => {
-        this.timers.delete(cancel);
-        resolve();
-      });
-      this.timers.add(cancel);
+    const run = () => this.apply(r.hash, cmd, battery).finally(() => this.inFlight.delete(r.hash));
+    if (cmd.start <= now) return run();
+    // A command for later waits for its start without holding up the commands behind it.
+    const cancel = clock.at(cmd.start, () => {
+      this.timers.delete(cancel);
+      if (!this.stopped) void this.enqueue(run);
     });
+    this.timers.add(cancel);
   }
 
   private async apply(hash: string, cmd: DispatchCommand, battery: BatteryPort): Promise<void> {
