@@ -99,6 +99,52 @@ describe('Ledger', () => {
     expect(ledger.append([leaf(1)])[0]!.index).toBe(1);
   });
 
+  it('group commit: the batch commits without a sync, then the database is back to synchronous=FULL for checkpoints', () => {
+    const { file, db } = tempDb();
+    const ledger = new Ledger(db, { signer });
+    const sync = () => db.pragma('synchronous', { simple: true });
+    expect(sync()).toBe(2); // FULL
+    let during: unknown;
+    ledger.transaction(
+      () => {
+        during = sync();
+        ledger.append([leaf(0), leaf(1)]);
+        // A nested call joins the open transaction and changes nothing.
+        ledger.transaction(() => ledger.append([leaf(2)]), { groupCommit: true });
+      },
+      { groupCommit: true },
+    );
+    expect(during).toBe(1); // NORMAL
+    expect(sync()).toBe(2);
+    // A failed group commit rolls back the tree too, and restores the setting.
+    expect(() => ledger.transaction(() => ledger.append([leaf(3), leaf(0)]), { groupCommit: true })).toThrow(
+      /UNIQUE/,
+    );
+    expect(sync()).toBe(2);
+    expect(ledger.size).toBe(3);
+    const cp = ledger.checkpoint()!;
+    // What was committed is in the file for any other reader.
+    const reader = new Database(file, { readonly: true });
+    open.push(reader);
+    expect(reader.prepare('SELECT COUNT(*) AS n FROM entries').get()).toEqual({ n: 3 });
+    expect(bytesEqual(ledger.root(3), cp.root)).toBe(true);
+  });
+
+  it('answers many proofs of one size from one proof source, and refuses sizes beyond the tree', () => {
+    const { db } = tempDb();
+    const ledger = new Ledger(db, { signer });
+    const entries = ledger.append(Array.from({ length: 21 }, (_, i) => leaf(i)));
+    const source = ledger.proofSource();
+    const root = ledger.root();
+    for (const e of entries)
+      expect(verifyInclusion(e.leafHash, e.index, 21, ledger.inclusionProof(e.index, 21, source), root)).toBe(
+        true,
+      );
+    expect(() => ledger.inclusionProof(0, 22)).toThrow(/outside 0..21/);
+    expect(() => ledger.consistencyProof(3, 22)).toThrow(/outside 0..21/);
+    expect(() => ledger.root(-1)).toThrow(/outside/);
+  });
+
   it('the database refuses updates and deletes of log rows', () => {
     const { db } = tempDb();
     const ledger = new Ledger(db, { signer });

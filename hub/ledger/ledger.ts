@@ -115,8 +115,6 @@ export class Ledger {
     checkpointAt: Database.Statement<[number], CheckpointRow>;
     checkpointCovering: Database.Statement<[number], CheckpointRow>;
     checkpoints: Database.Statement<[number, number], CheckpointRow>;
-    syncNormal: Database.Statement<[]>;
-    syncFull: Database.Statement<[]>;
   };
 
   constructor(db: Database.Database, opts: { signer?: LogSigner; now?: () => number } = {}) {
@@ -146,8 +144,6 @@ export class Ledger {
       checkpointAt: db.prepare('SELECT * FROM checkpoints WHERE size = ?'),
       checkpointCovering: db.prepare('SELECT * FROM checkpoints WHERE size > ? ORDER BY size LIMIT 1'),
       checkpoints: db.prepare('SELECT * FROM checkpoints WHERE size >= ? ORDER BY size LIMIT ?'),
-      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
-      syncFull: db.prepare('PRAGMA synchronous = FULL'),
     };
     const size = this.st.count.get()?.n ?? 0;
     this.accumulator = TreeAccumulator.restore(size, this.hashAt);
@@ -194,14 +190,15 @@ export class Ledger {
   transaction<T>(fn: () => T, opts: { groupCommit?: boolean } = {}): T {
     const before = this.accumulator.size;
     const relaxed = opts.groupCommit === true && !this.db.inTransaction;
-    if (relaxed) this.st.syncNormal.run();
+    // exec, not a prepared statement: SQLite applies this pragma when it compiles it.
+    if (relaxed) this.db.exec('PRAGMA synchronous = NORMAL');
     try {
       return this.db.transaction(fn).immediate();
     } catch (err) {
       if (this.accumulator.size !== before) this.accumulator = TreeAccumulator.restore(before, this.hashAt);
       throw err;
     } finally {
-      if (relaxed) this.st.syncFull.run();
+      if (relaxed) this.db.exec('PRAGMA synchronous = FULL');
     }
   }
 
