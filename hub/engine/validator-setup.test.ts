@@ -70,6 +70,17 @@ describe('engine congestion configuration', () => {
     const full = await setUpValidator({ ...opts, policyFile: f.withCongestion, gridModelFile: f.grid });
     expect(full.congestion?.kid).toBe(K.validator.id);
     expect(full.validator.kid).toBe(K.validator.id);
+    // A congestion interval longer than the shortest contract period could not be settled.
+    await expect(
+      setUpValidator({
+        ...opts,
+        policyFile: f.withCongestion,
+        gridModelFile: f.grid,
+        congestionPeriodMs: 1_800_000,
+      }),
+    ).rejects.toThrow(
+      /engine\.congestionPeriodSeconds: 1800 is longer than the shortest settlement period the policy allows \(900 s/,
+    );
     // Without a congestion section: the validator (the grid model still serves registration), no step.
     const plain = await setUpValidator({ ...opts, policyFile: f.without, gridModelFile: f.grid });
     expect(plain.congestion).toBeUndefined();

@@ -51,6 +51,13 @@ export async function setUpValidator(
     throw new ValidatorSetupError(
       `engine.gridModelFile: required, because the validator policy ${o.policyFile} has a congestion section; name the grid model file (docs/validator.md, "The grid model file") or remove the policy's congestion section`,
     );
+  // Settlement applies an adjustment to the contract interval that holds it, so a congestion
+  // interval must fit inside every contract interval the policy allows (the periods divide).
+  const shortest = Math.min(...policy.contracts.settlementPeriodsMs);
+  if (policy.congestion !== undefined && o.congestionPeriodMs > shortest)
+    throw new ValidatorSetupError(
+      `engine.congestionPeriodSeconds: ${o.congestionPeriodMs / 1000} is longer than the shortest settlement period the policy allows (${shortest / 1000} s, contracts.settlementPeriodsMs); use ${shortest / 1000} or less`,
+    );
   const highs = policy.congestion !== undefined ? await loadSolver() : undefined;
   const validator = new Validator({
     secretKey: o.secretKey,
