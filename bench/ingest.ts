@@ -2,7 +2,8 @@
 // the hub's HTTP API, publishes signed meter proofs through a real Mosquitto and through the hub's
 // embedded broker; a proof counts when its receipt (checkpoint + inclusion proof) is back at the
 // gateway. Beside it, in the same run, the one-core node:crypto Ed25519 verify rate (the ceiling).
-//   npm run bench -- ingest                      (--gateways N, --per-burst N to change)
+//   npm run bench -- ingest                      (--gateways N, --per-burst N to change;
+//                                                 --broker embedded|mosquitto for one of them)
 //   npm run bench -- ingest --quick
 // The hub runs in its own process; the fleet (MQTT.js clients, pre-signed proofs) in this one.
 import { createPublicKey, verify } from 'node:crypto';
@@ -43,6 +44,11 @@ const BURSTS = mode.quick ? 1 : 3;
 /** Length of the paced run at half the raw verify rate, for receipt latency. */
 const PACED_MS = mode.quick ? 500 : 10_000;
 const DEADLINE_MS = mode.quick ? 30_000 : 120_000;
+/** Both brokers by default; `--broker embedded` or `--broker mosquitto` runs one. */
+const brokerArg = process.argv.indexOf('--broker');
+const ONLY = brokerArg >= 0 ? process.argv[brokerArg + 1] : undefined;
+if (ONLY !== undefined && ONLY !== 'embedded' && ONLY !== 'mosquitto')
+  throw new Error(`--broker: "${ONLY}" is neither embedded nor mosquitto`);
 const HUB_PASSWORD = b64url.encode(crypto.getRandomValues(new Uint8Array(24)));
 const OPERATOR_TOKEN = b64url.encode(crypto.getRandomValues(new Uint8Array(32)));
 
@@ -291,69 +297,76 @@ const rawVerify = opsPerSecond(
 );
 const pacedRate = mode.quick ? 20 : Math.max(10, Math.round(rawVerify / 2));
 
-const embedded = await runAgainst(
-  'embedded broker (Aedes)',
-  async (dir) => {
-    const hub = await startHubProcess({
-      dataDir: path.join(dir, 'hub'),
-      broker: { kind: 'embedded', host: '127.0.0.1', port: 0 },
-      operatorToken: OPERATOR_TOKEN,
-    });
-    return { hub, stop: async () => undefined };
-  },
-  pacedRate,
-);
-
-const mosquitto = await runAgainst(
-  'Mosquitto 2',
-  async (dir) => {
-    const passwordFile = path.join(dir, 'passwd');
-    const aclFile = path.join(dir, 'acl');
-    const pidFile = path.join(dir, 'mosquitto.pid');
-    new MosquittoFiles({
-      passwordFile,
-      aclFile,
-      pidFile,
-      hubUsername: 'hub',
-      hubPassword: HUB_PASSWORD,
-    }).write('');
-    // The production settings of deploy/mosquitto/mosquitto.conf that matter for a burst.
-    const broker: RunningMosquitto = await startMosquitto({
-      dir,
-      passwordFile,
-      aclFile,
-      extraConfig: [
-        'max_queued_messages 100000',
-        'max_inflight_messages 100',
-        'message_size_limit 65536',
-        'connection_messages false',
-      ],
-    });
-    writeFileSync(pidFile, `${broker.pid()}\n`);
-    try {
-      const hub = await startHubProcess({
-        dataDir: path.join(dir, 'hub'),
-        broker: {
-          kind: 'external',
-          url: broker.url,
-          username: 'hub',
-          password: HUB_PASSWORD,
-          mosquitto: { passwordFile, aclFile, pidFile },
+const embedded =
+  ONLY === 'mosquitto'
+    ? undefined
+    : await runAgainst(
+        'embedded broker (Aedes)',
+        async (dir) => {
+          const hub = await startHubProcess({
+            dataDir: path.join(dir, 'hub'),
+            broker: { kind: 'embedded', host: '127.0.0.1', port: 0 },
+            operatorToken: OPERATOR_TOKEN,
+          });
+          return { hub, stop: async () => undefined };
         },
-        operatorToken: OPERATOR_TOKEN,
-      });
-      return { hub, stop: () => broker.stop() };
-    } catch (err) {
-      await broker.stop();
-      throw err;
-    }
-  },
-  pacedRate,
-);
+        pacedRate,
+      );
+
+const mosquitto =
+  ONLY === 'embedded'
+    ? undefined
+    : await runAgainst(
+        'Mosquitto 2',
+        async (dir) => {
+          const passwordFile = path.join(dir, 'passwd');
+          const aclFile = path.join(dir, 'acl');
+          const pidFile = path.join(dir, 'mosquitto.pid');
+          new MosquittoFiles({
+            passwordFile,
+            aclFile,
+            pidFile,
+            hubUsername: 'hub',
+            hubPassword: HUB_PASSWORD,
+          }).write('');
+          // The production settings of deploy/mosquitto/mosquitto.conf that matter for a burst.
+          const broker: RunningMosquitto = await startMosquitto({
+            dir,
+            passwordFile,
+            aclFile,
+            extraConfig: [
+              'max_queued_messages 100000',
+              'max_inflight_messages 100',
+              'message_size_limit 65536',
+              'connection_messages false',
+            ],
+          });
+          writeFileSync(pidFile, `${broker.pid()}\n`);
+          try {
+            const hub = await startHubProcess({
+              dataDir: path.join(dir, 'hub'),
+              broker: {
+                kind: 'external',
+                url: broker.url,
+                username: 'hub',
+                password: HUB_PASSWORD,
+                mosquitto: { passwordFile, aclFile, pidFile },
+              },
+              operatorToken: OPERATOR_TOKEN,
+            });
+            return { hub, stop: () => broker.stop() };
+          } catch (err) {
+            await broker.stop();
+            throw err;
+          }
+        },
+        pacedRate,
+      );
 
 const ref = 'node:crypto Ed25519 verify, one core';
 const rows: ResultRow[] = [];
-for (const r of [embedded, mosquitto]) {
+const results = [embedded, mosquitto].filter((r): r is BrokerResult => r !== undefined);
+for (const r of results) {
   rows.push(
     {
       what: `${r.broker}: proofs in the ledger with receipt back, ${GATEWAYS} gateways, bursts of ${PER_BURST * GATEWAYS}`,
@@ -382,11 +395,11 @@ for (const r of [embedded, mosquitto]) {
   );
 }
 printTable(rows);
-const best = Math.max(median(embedded.throughput), median(mosquitto.throughput));
+const best = Math.max(...results.map((r) => median(r.throughput)));
 printNote(
   `Target (issue 13): end-to-end ≥ the one-core verify rate (${fmt(rawVerify)}/s here): ` +
     `${best >= rawVerify ? 'met' : `not met (${fmt((best / rawVerify) * 100)}%)`}; p99 < 1 s at half that load: ` +
-    `${[embedded, mosquitto].map((r) => `${r.broker} ${r.latencies.length && quantile(r.latencies, 0.99) < 1000 ? 'met' : 'not met'}`).join(', ')}.`,
+    `${results.map((r) => `${r.broker} ${r.latencies.length && quantile(r.latencies, 0.99) < 1000 ? 'met' : 'not met'}`).join(', ')}.`,
 );
 printNote(
   'Receipts wait for a signed checkpoint (every 256 entries or 1 s, the hub defaults), so latency includes that wait. ' +
