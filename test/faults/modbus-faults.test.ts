@@ -72,8 +72,10 @@ describe('fault: Modbus device faults', () => {
       }
       agent.child.kill('SIGTERM');
       expect((await agent.exited).code, agent.output()).toBe(0);
-      await waitFor(() => gw.outboxSeqs().length === 0, 'an empty outbox', 20_000);
+      // The receipt of the last proof may land after the agent exited (it stays in the outbox,
+      // resent at the next start); what counts is that the hub holds every proof committed.
       observe(gw, truth);
+      await waitFor(() => ledgerSeq() >= truth.headSeq, 'the ledger to hold the outbox head', 30_000);
       truth.loggedSigned = signedSeqs(agent.output()).size;
       await hub.settle();
       const report = checkLedger(`${dir}/ledger.db`, {
