@@ -2,7 +2,7 @@
 // so far. Pure, so `verify` recomputes every contract-review decision, and a stop decision whose
 // reasons are rule codes is checked by running the standing rules again. Each rule has a code;
 // docs/validator.md lists them with their messages.
-import type { Contract, Reason } from '../../protocol/messages/index.js';
+import type { Contract, FlexibilityContract, Reason } from '../../protocol/messages/index.js';
 import type { ContractRecord, LedgerState } from '../contracts/fold.js';
 import { contractedWhOf } from '../contracts/settlement.js';
 import { isApproved, ownerOfGateway } from '../participants/registry.js';
@@ -10,7 +10,6 @@ import type { ValidatorPolicy } from './policy.js';
 import type { ReviewOutcome } from './registration-review.js';
 
 export const CONTRACT_RULE_CODES = [
-  'product-not-supported',
   'currency-mismatch',
   'self-dealing',
   'party-not-registered',
@@ -23,6 +22,7 @@ export const CONTRACT_RULE_CODES = [
   'deposit-below-penalty',
   'deposit-below-payment',
   'window-not-future',
+  'window-not-aligned',
   'lead-time-too-short',
   'period-not-allowed',
   'window-too-long',
@@ -57,6 +57,21 @@ function powerOf(c: Contract): { wh: bigint; ms: bigint; start: number; end: num
         start: c.window.start,
         end: c.window.end,
       };
+}
+
+/** The larger of a flexibility contract's powers, W. */
+const flexPowerW = (c: FlexibilityContract): number => Math.max(c.maxChargeW, c.maxDischargeW);
+
+/** The most energy a flexibility contract can call for: its larger power over the whole window, Wh (up). */
+export function flexibilityMaxWh(c: FlexibilityContract): bigint {
+  return (BigInt(flexPowerW(c)) * BigInt(c.window.end - c.window.start) + 3_599_999n) / 3_600_000n;
+}
+
+/** Availability payment at a price: floor(W × minor per MW·h × ms / 3.6e12), as the market computes it. */
+function availabilityAt(c: FlexibilityContract, minorPerMWh: number): bigint {
+  return (
+    (BigInt(flexPowerW(c)) * BigInt(minorPerMWh) * BigInt(c.window.end - c.window.start)) / 3_600_000_000_000n
+  );
 }
 
 /** Statuses of a seller's other contracts whose quantities hold its capacity. */
@@ -95,6 +110,48 @@ export function peakCommittedPower(
   return best;
 }
 
+/**
+ * The seller's highest flexibility power (W) over `c`'s window, per direction, when `c` is added to
+ * its other holding flexibility contracts: the battery must be able to give all of it at once.
+ */
+export function peakFlexibilityPower(
+  c: FlexibilityContract,
+  state: LedgerState,
+  excludeId?: string,
+): { dischargeW: number; chargeW: number } {
+  const others = Object.values(state.contracts)
+    .filter(
+      (r) =>
+        r.id !== excludeId &&
+        r.contract.seller === c.seller &&
+        r.contract.product === 'flexibility' &&
+        HOLDING.includes(r.status),
+    )
+    .map((r) => {
+      const end = r.status === 'stopping' && r.stop !== null ? r.stop.endsAt : r.contract.window.end;
+      return { c: r.contract as FlexibilityContract, start: r.contract.window.start, end };
+    })
+    .filter((o) => o.start < c.window.end && c.window.start < o.end);
+  const instants = [
+    c.window.start,
+    ...others.map((o) => o.start).filter((t) => t > c.window.start && t < c.window.end),
+  ];
+  let dischargeW = 0;
+  let chargeW = 0;
+  for (const t of instants) {
+    const active = others.filter((o) => o.start <= t && t < o.end).map((o) => o.c);
+    dischargeW = Math.max(
+      dischargeW,
+      active.reduce((w, a) => w + a.maxDischargeW, c.maxDischargeW),
+    );
+    chargeW = Math.max(
+      chargeW,
+      active.reduce((w, a) => w + a.maxChargeW, c.maxChargeW),
+    );
+  }
+  return { dischargeW, chargeW };
+}
+
 export interface ContractReviewOptions {
   /** The ledger's currency. */
   currency: string;
@@ -120,7 +177,6 @@ export function contractRuleFailures(
   const reg = state.registry;
   const rules = policy.contracts;
 
-  if (c.product !== 'energy') add('product-not-supported', `${c.product} contracts are not settled yet`);
   if (c.currency !== opts.currency)
     add('currency-mismatch', `the ledger keeps ${opts.currency}, not ${c.currency}`);
   if (c.seller === c.buyer) add('self-dealing', 'the seller and the buyer are the same participant');
@@ -162,6 +218,8 @@ export function contractRuleFailures(
     }
   }
 
+  if (c.product === 'flexibility') flexibilityFailures(c, state, policy, opts, add);
+
   if (c.product === 'energy') {
     const band = rules.prices[c.energy];
     if (band === undefined) add('price-not-regulated', `the policy sets no price band for ${c.energy}`);
@@ -196,6 +254,11 @@ export function contractRuleFailures(
       'lead-time-too-short',
       `the window starts ${c.window.start - at} ms after the review; the policy needs at least ${rules.leadTimeMs} ms`,
     );
+  if (c.window.start % c.settlementPeriodMs !== 0 || c.window.end % c.settlementPeriodMs !== 0)
+    add(
+      'window-not-aligned',
+      `the window [${c.window.start}, ${c.window.end}) is not aligned to its ${c.settlementPeriodMs} ms settlement period`,
+    );
   if (!rules.settlementPeriodsMs.includes(c.settlementPeriodMs))
     add(
       'period-not-allowed',
@@ -212,6 +275,72 @@ export function contractRuleFailures(
       `the dispute window is ${c.disputeWindowMs} ms; the policy needs at least ${rules.minDisputeWindowMs} ms`,
     );
   return reasons;
+}
+
+/** The flexibility rules: the seller's storage power, the price bounds, the deposits. */
+function flexibilityFailures(
+  c: FlexibilityContract,
+  state: LedgerState,
+  policy: ValidatorPolicy,
+  opts: ContractReviewOptions,
+  add: (code: ContractRuleCode, message: string) => void,
+): void {
+  const seller = state.registry.participants[c.seller];
+  if (seller !== undefined) {
+    // A flexibility seller's registered capacity is the power its storage can give or take.
+    const peak = peakFlexibilityPower(c, state, opts.contractId);
+    for (const [dir, w] of [
+      ['discharge', peak.dischargeW],
+      ['charge', peak.chargeW],
+    ] as const)
+      if (w > seller.capacityW)
+        add(
+          'capacity-exceeded',
+          `with its other flexibility contracts the seller could be called for ${w} W of ${dir}, above its registered capacity of ${seller.capacityW} W`,
+        );
+  }
+  const bounds = policy.contracts.flexibility;
+  const response = bounds?.response;
+  if (response !== undefined) {
+    if (c.responseMinorPerKWh < response.floorMinorPerKWh)
+      add(
+        'price-below-floor',
+        `response price ${c.responseMinorPerKWh}/kWh is below the floor of ${response.floorMinorPerKWh}/kWh`,
+      );
+    else if (c.responseMinorPerKWh > response.capMinorPerKWh)
+      add(
+        'price-above-cap',
+        `response price ${c.responseMinorPerKWh}/kWh is above the cap of ${response.capMinorPerKWh}/kWh`,
+      );
+  }
+  const availability = bounds?.availability;
+  if (availability !== undefined) {
+    const least = availabilityAt(c, availability.floorMinorPerMWh);
+    const most = availabilityAt(c, availability.capMinorPerMWh);
+    if (BigInt(c.availabilityMinor) < least)
+      add(
+        'price-below-floor',
+        `availability ${c.availabilityMinor} is below the floor of ${availability.floorMinorPerMWh} per MW·h (${least} for ${flexPowerW(c)} W over the window)`,
+      );
+    else if (BigInt(c.availabilityMinor) > most)
+      add(
+        'price-above-cap',
+        `availability ${c.availabilityMinor} is above the cap of ${availability.capMinorPerMWh} per MW·h (${most} for ${flexPowerW(c)} W over the window)`,
+      );
+  }
+  const wh = flexibilityMaxWh(c);
+  const penalty = (wh * BigInt(c.penaltyMinorPerKWh) + 999n) / 1000n;
+  if (BigInt(c.deposits.seller) < penalty)
+    add(
+      'deposit-below-penalty',
+      `the seller's deposit ${c.deposits.seller} does not cover the penalty on the most energy that can be called for, ${wh} Wh (${penalty})`,
+    );
+  const payment = BigInt(c.availabilityMinor) + (wh * BigInt(c.responseMinorPerKWh) + 999n) / 1000n;
+  if (policy.contracts.buyerDepositCoversPayment && BigInt(c.deposits.buyer) < payment)
+    add(
+      'deposit-below-payment',
+      `the buyer's deposit ${c.deposits.buyer} does not cover availability and response on ${wh} Wh (${payment})`,
+    );
 }
 
 /** Reviews a proposed contract: refused with every failing rule, queued for a person, or approved. */

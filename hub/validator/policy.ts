@@ -53,6 +53,19 @@ const priceBand = z.strictObject({
   capMinorPerKWh: minorPerKWh,
 });
 
+const minorPerMWh = z
+  .int('must be a whole number of minor units per MW·h')
+  .min(0, 'must be ≥ 0')
+  .max(1_000_000_000_000, 'must be at most 1 000 000 000 000');
+
+/** Price bounds of flexibility contracts; a bound not given is not checked. */
+const flexibilityPrices = z.strictObject({
+  /** Bounds of responseMinorPerKWh. */
+  response: priceBand.optional(),
+  /** Bounds of the availability price: availabilityMinor per MW·h of the larger of its powers. */
+  availability: z.strictObject({ floorMinorPerMWh: minorPerMWh, capMinorPerMWh: minorPerMWh }).optional(),
+});
+
 const structure = z.strictObject({
   /** The policy format; 1 is the only one so far. */
   version: z.literal(1, 'must be 1 (the only policy format so far)'),
@@ -87,6 +100,8 @@ const structure = z.strictObject({
     minDisputeWindowMs: ms.default(0),
     /** Whether the buyer's deposit must also cover payment for full delivery. */
     buyerDepositCoversPayment: z.boolean('must be true or false').default(true),
+    /** Price bounds of flexibility contracts. Absent: their prices are not bounded. */
+    flexibility: flexibilityPrices.optional(),
     /** Contracts above this many Wh over their window go to a person. Absent: none. */
     humanReviewAboveWh: z.int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
   }),
@@ -149,6 +164,18 @@ function crossProblems(p: ValidatorPolicy): string[] {
       out.push(
         `contracts.prices.${energy}.floorMinorPerKWh: ${band.floorMinorPerKWh} is above the cap ${band.capMinorPerKWh}; lower the floor or raise the cap`,
       );
+  const flex = p.contracts.flexibility;
+  if (flex?.response !== undefined && flex.response.floorMinorPerKWh > flex.response.capMinorPerKWh)
+    out.push(
+      `contracts.flexibility.response.floorMinorPerKWh: ${flex.response.floorMinorPerKWh} is above the cap ${flex.response.capMinorPerKWh}; lower the floor or raise the cap`,
+    );
+  if (
+    flex?.availability !== undefined &&
+    flex.availability.floorMinorPerMWh > flex.availability.capMinorPerMWh
+  )
+    out.push(
+      `contracts.flexibility.availability.floorMinorPerMWh: ${flex.availability.floorMinorPerMWh} is above the cap ${flex.availability.capMinorPerMWh}; lower the floor or raise the cap`,
+    );
   for (const [r, rule] of Object.entries(p.registration.roles)) {
     if (rule === undefined) continue;
     if (Object.keys(rule.energies).length === 0)
