@@ -112,6 +112,18 @@ describe('fault: broker stopped, uplink cut', () => {
         const target = truth.headSeq;
         await waitFor(() => ledgerSeq() >= target, 'every queued proof in the ledger', 90_000, 200);
         phase('all in');
+        // The agent kept signing while the backlog drained (slowly on a loaded machine): let the
+        // ledger catch up with the live head before the stop, so only the last moments' proofs wait.
+        await waitFor(
+          () => {
+            observe(gw, truth);
+            return ledgerSeq() >= truth.headSeq - 2;
+          },
+          'the ledger to catch up with the agent',
+          90_000,
+          200,
+        );
+        phase('caught up');
         agent.child.kill('SIGTERM');
         const stopped = await Promise.race([
           agent.exited.then(() => true),
