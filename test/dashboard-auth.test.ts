@@ -1,6 +1,8 @@
 // Access to the dashboard and the hub API: every write route in Fastify's route tables is tried
 // without a session, with a role it does not allow, and without (or with a wrong) CSRF token —
 // each must be refused — and with everything right, to show the refusals were the guard's doing.
+// The hub runs its engine, so the engine's write routes are walked too: the operator's answer 401
+// to a wrong token, the signed-entry ones refuse a body no participant signed.
 // Reads need a login; cookies are HttpOnly and SameSite=Strict; /metrics speaks Prometheus.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANY_ROLE, CSRF_HEADER, SESSION_COOKIE } from '../hub/web/plugin.js';
@@ -8,6 +10,13 @@ import { type DashboardHub, PASSWORDS, startDashboardHub } from './support/dashb
 import { OPERATOR_TOKEN } from './support/hub-fixtures.js';
 
 const WRITE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Hub API writes guarded by the operator's bearer token. */
+const OPERATOR_ROUTES = [
+  'POST /v1/enroll-tokens',
+  'POST /v1/credits',
+  'POST /v1/disputes/:hash/ruling',
+  'POST /v1/complaints/:hash/decision',
+];
 type User = keyof typeof PASSWORDS;
 const ROLE_OF: Record<User, string> = { olga: 'operator', vera: 'validator', rita: 'read-only' };
 
@@ -56,7 +65,8 @@ function parseRouteTree(text: string): { method: string; url: string }[] {
 
 describe('dashboard access', () => {
   beforeAll(async () => {
-    h = await startDashboardHub();
+    // With the hub's engine, so its write routes are in the hub's route table too.
+    h = await startDashboardHub({ hubEngine: true });
     for (const u of Object.keys(PASSWORDS) as User[]) sessions[u] = await login(u);
   }, 60_000);
 
@@ -117,7 +127,16 @@ describe('dashboard access', () => {
     const tree = h.hub.api.printRoutes({ commonPrefix: false });
     const writes = parseRouteTree(tree).filter((r) => WRITE.has(r.method));
     expect(writes.map((r) => `${r.method} ${r.url}`)).toEqual(
-      expect.arrayContaining(['POST /v1/enroll-tokens', 'POST /v1/enroll']),
+      expect.arrayContaining([
+        'POST /v1/enroll-tokens',
+        'POST /v1/enroll',
+        'POST /v1/credits',
+        'POST /v1/participants',
+        'POST /v1/contracts',
+        'POST /v1/orders',
+        'POST /v1/disputes/:hash/ruling',
+        ...OPERATOR_ROUTES,
+      ]),
     );
     for (const r of writes) {
       const res = await fetch(`${h.hub.httpUrl}${r.url}`, {
@@ -126,6 +145,10 @@ describe('dashboard access', () => {
         body: JSON.stringify({ site: 's', token: 'wpt_forged', publicKey: 'x' }),
       });
       expect([400, 401, 403], `${r.method} ${r.url}`).toContain(res.status);
+      // The operator's routes refuse on the token itself, before looking at the body; the others
+      // take only entries signed by a participant or gateway, which this body is not.
+      if (OPERATOR_ROUTES.includes(`${r.method} ${r.url}`))
+        expect(res.status, `${r.method} ${r.url} with a wrong token`).toBe(401);
     }
     const ok = await fetch(`${h.hub.httpUrl}/v1/enroll-tokens`, {
       method: 'POST',

@@ -75,12 +75,15 @@ export async function startDashboardHub(
     /** Run the contracts engine on the hub's ledger; its decisions come from the page's validator. */
     engine?: boolean;
     engineStartMs?: number;
+    /** Start the hub as a deployed one is, with its own engine and the engine's API routes. */
+    hubEngine?: boolean;
   } = {},
 ): Promise<DashboardHub> {
   const broker = await startMosquitto({ extraConfig: ['set_tcp_nodelay true'] });
   const { hub, dir } = await startTestHub({
     broker: { kind: 'external', url: broker.url, username: 'hub', password: 'hub-password-0123456789' },
     checkpointIntervalMs: 50,
+    ...(opts.hubEngine ? { engine: { currency: 'EUR', settlementGraceMs: 60_000 } } : {}),
   });
   const publicDir = path.join(dir, 'public');
   await buildDashboardClient(publicDir, { minify: false });
