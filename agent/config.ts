@@ -274,7 +274,9 @@ export const agentConfigSchema = z
       telemetry,
       logging,
       dispatch: dispatchConfigSchema(
-        z.discriminatedUnion('type', [tcpTransport, serialTransport], { error: 'transport.type is tcp or serial' }),
+        z.discriminatedUnion('type', [tcpTransport, serialTransport], {
+          error: 'transport.type is tcp or serial',
+        }),
       ),
       metrics,
     },
