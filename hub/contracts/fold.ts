@@ -51,7 +51,7 @@ import {
   recordDispatchResponse,
   recordOrder,
 } from '../markets/contract-fold.js';
-import type { DispatchRecord } from '../markets/flexibility.js';
+import { type DispatchRecord, stoppedFlexibilityTerms } from '../markets/flexibility.js';
 import { MARKET_MATCH_TYP } from '../markets/messages.js';
 import {
   applyApplication,
@@ -1146,12 +1146,15 @@ export type SettlementPlan =
  */
 /**
  * The terms a contract settles by: its own, or for a stopped one (status `stopping`) the stop rule:
- * the window cut at `stop.endsAt`, a per-window quantity prorated to that part (rounded down). The
+ * the window cut at `stop.endsAt`, a per-window quantity (or a flexibility contract's availability
+ * payment) prorated to that part (rounded down). The
  * intervals before the stop settle as usual, penalty included; nothing is owed for the remainder.
  */
 export function settledTermsOf(rec: ContractRecord): Contract {
   const c = rec.contract;
-  if (rec.stop === null || c.product !== 'energy') return c;
+  if (rec.stop === null) return c;
+  // Flexibility: the window cut the same way, its availability prorated (hub/markets/flexibility.ts).
+  if (c.product === 'flexibility') return stoppedFlexibilityTerms(c, rec.stop.endsAt);
   const window = { start: c.window.start, end: rec.stop.endsAt };
   const quantity =
     c.quantity.per === 'window'

@@ -8,8 +8,14 @@ import {
   exampleFlexibilityContract,
 } from '../../protocol/messages/examples.js';
 import type { DispatchCommand, FlexibilityContract } from '../../protocol/messages/index.js';
+import { type ContractRecord, settledTermsOf } from '../contracts/fold.js';
 import type { ProofRecord } from '../contracts/proof-rules.js';
-import { type DispatchRecord, measuredFromProofs, settleFlexibility } from './flexibility.js';
+import {
+  type DispatchRecord,
+  measuredFromProofs,
+  settleFlexibility,
+  stoppedFlexibilityTerms,
+} from './flexibility.js';
 
 const CT = `ct-${'f'.repeat(42)}A`;
 const MIN = 60_000;
@@ -194,5 +200,49 @@ describe('flexibility settlement rules', () => {
       { start: at(30), exportWh: 0, importWh: 410 },
       { start: at(45), exportWh: 0, importWh: 0 },
     ]);
+  });
+});
+
+describe('flexibility settlement of a contract stopped early (the stop rule)', () => {
+  it('settles only the intervals before the stop, with the availability prorated', () => {
+    // The worked example's calls and meters, the contract stopped at 10:30.
+    const dispatches = [
+      dispatch(2_000, 5, 25, 'applied'),
+      dispatch(-2_500, 20, 40, 'applied'),
+      dispatch(3_000, 50, 60, null),
+      dispatch(5_000, 45, 50, 'refused'),
+    ];
+    const measured = [
+      { start: at(0), exportWh: 340, importWh: 0 },
+      { start: at(15), exportWh: 150, importWh: 420 },
+      { start: at(30), exportWh: 0, importWh: 300 },
+      { start: at(45), exportWh: 0, importWh: 0 },
+    ];
+    const terms = stoppedFlexibilityTerms(contract, at(30));
+    // availability floor(150 × 30 min / 60 min) = 75
+    expect([terms.window, terms.availabilityMinor]).toEqual([{ start: at(0), end: at(30) }, 75]);
+    // The settlement entry's terms are the same cut ones (hub/contracts/fold.ts settledTermsOf).
+    // Only the contract and its stop are read; the rest of the record does not matter here.
+    const rec = { contract, stop: { endsAt: at(30) } } as unknown as ContractRecord;
+    expect(settledTermsOf(rec)).toEqual(terms);
+    const r = settleFlexibility(CT, terms, dispatches, measured);
+    // 10:00 and 10:15 as in the worked example; D2 counts only up to the cut (10:15 interval);
+    // D3 and D4 start after the stop: void, so D3's silence costs nothing.
+    expect(r.intervals.map((i) => [i.start, i.calledDischargeWh, i.calledChargeWh, i.deliveredWh])).toEqual([
+      [at(0), 333, 0, 333],
+      [at(15), 166, 416, 566],
+    ]);
+    // called 915, delivered 899, shortfall 16; response floor(899 × 30 / 1000) = 26;
+    // penalty floor(16 × 60 / 1000) = 0; net 75 + 26 = 101.
+    expect([r.calledWh, r.deliveredWh, r.shortfallWh]).toEqual([915, 899, 16]);
+    expect([r.availabilityMinor, r.responseMinor, r.penaltyMinor, r.netToSellerMinor]).toEqual([
+      75, 26, 0, 101,
+    ]);
+    expect(r.voided).toEqual([
+      { hash: dispatches[2]!.hash, reason: 'outside-window' },
+      { hash: dispatches[3]!.hash, reason: 'outside-window' },
+    ]);
+    // Without the stop, the same log settles the whole window (the worked example: net 110).
+    expect(settleFlexibility(CT, contract, dispatches, measured).netToSellerMinor).toBe(110);
   });
 });

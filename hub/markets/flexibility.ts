@@ -73,6 +73,23 @@ export function voidReason(
 const floorDiv = (n: bigint, d: bigint) => n / d;
 
 /**
+ * The stop rule for a flexibility contract stopped early (docs/markets.md, "Flexibility
+ * settlement"): the window cut at `endsAt` (an interval boundary), the availability payment
+ * prorated to that part (rounded down). Calls after the cut are outside the window (void), and
+ * the meters after it do not count: nothing is owed either way for the remainder.
+ */
+export function stoppedFlexibilityTerms(c: FlexibilityContract, endsAt: number): FlexibilityContract {
+  const end = Math.min(c.window.end, Math.max(c.window.start, endsAt));
+  const availabilityMinor = Number(
+    floorDiv(
+      BigInt(c.availabilityMinor) * BigInt(end - c.window.start),
+      BigInt(c.window.end - c.window.start),
+    ),
+  );
+  return { ...c, window: { start: c.window.start, end }, availabilityMinor };
+}
+
+/**
  * Counted export and import of the seller's delivery points per settlement interval, by the
  * contracts' proof rule (hub/contracts/proof-rules.ts): the same proofs count, the same way.
  */
@@ -160,9 +177,10 @@ export function settleFlexibility(
   const deliveredWh = intervals.reduce((a, r) => a + r.deliveredWh, 0);
   const shortfallWh = calledWh - deliveredWh;
   const available = intervals.filter((r) => !r.unavailable).length;
-  const availabilityMinor = Number(
-    floorDiv(BigInt(c.availabilityMinor) * BigInt(available), BigInt(intervals.length)),
-  );
+  const availabilityMinor =
+    intervals.length === 0
+      ? 0
+      : Number(floorDiv(BigInt(c.availabilityMinor) * BigInt(available), BigInt(intervals.length)));
   const responseMinor = Number(floorDiv(BigInt(deliveredWh) * BigInt(c.responseMinorPerKWh), 1000n));
   const penaltyRaw = floorDiv(BigInt(shortfallWh) * BigInt(c.penaltyMinorPerKWh), 1000n);
   const penaltyMinor = Number(
