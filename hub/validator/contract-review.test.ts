@@ -259,6 +259,20 @@ describe('flexibility contract rules: each passes the compliant contract and ref
       expect(r.reasons.find((x) => x.code === c.code)?.message.length).toBeGreaterThan(10);
     });
 
+  it('a policy whose flexibility floor is above its cap is refused, naming the key', () => {
+    const bad = (flexibility: object) => () =>
+      parsePolicy({ ...POLICY_INPUT, contracts: { ...POLICY_INPUT.contracts, flexibility } });
+    expect(bad({ response: { floorMinorPerKWh: 11, capMinorPerKWh: 10 } })).toThrow(
+      /contracts\.flexibility\.response\.floorMinorPerKWh: 11 is above the cap 10/,
+    );
+    expect(bad({ availability: { floorMinorPerMWh: 2, capMinorPerMWh: 1 } })).toThrow(
+      /contracts\.flexibility\.availability\.floorMinorPerMWh: 2 is above the cap 1/,
+    );
+    expect(bad({ response: { floorMinorPerKWh: 1, capMinorPerKWh: 2 }, extra: 1 })).toThrow(
+      /contracts\.flexibility\.extra: unknown key/,
+    );
+  });
+
   it('a policy without flexibility price bounds does not bound the prices', () => {
     expect(
       review(compliantFlex({ responseMinorPerKWh: 1000, availabilityMinor: 10_000, ...big })).outcome,
