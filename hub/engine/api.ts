@@ -20,11 +20,12 @@ import {
   ORDER_TYP,
   PARTICIPANT_APPLICATION_TYP,
 } from '../../protocol/messages/index.js';
-import { bearerCheck } from '../api/http.js';
+import { bearerCheck, HttpError } from '../api/http.js';
 import { CONTRACT_STATUSES, type ContractRecord } from '../contracts/index.js';
 import { orderStatusOf } from '../markets/contract-fold.js';
 import { HubDispatcher, registerDispatchApi } from './dispatch.js';
 import { type Engine, EngineError, type EngineReceipt } from './engine.js';
+import { PriceHistory, parsePriceHistoryQuery } from './price-history.js';
 
 export interface EngineApiDeps {
   engine: Engine;
@@ -153,7 +154,7 @@ export async function registerEngineApi<L extends FastifyBaseLogger>(
       try {
         return await fn(req, reply);
       } catch (err) {
-        if (err instanceof EngineError)
+        if (err instanceof EngineError || err instanceof HttpError)
           return reply.code(err.statusCode).send({ error: err.code, detail: err.message });
         req.log.error({ event: 'engine-api-error', err: (err as Error).message }, 'engine request failed');
         return reply.code(500).send({ error: 'internal', detail: 'internal error; see the hub log' });
@@ -446,6 +447,20 @@ export async function registerEngineApi<L extends FastifyBaseLogger>(
         );
       return reply.send({ prices });
     }),
+  );
+
+  // Every publication of one region and energy, from the ledger (price-history.ts); read up to the
+  // engine's fold now, so the first request does not pay for the whole log.
+  const priceHistory = new PriceHistory(
+    { size: () => state().size, entryJws: (i) => engine.entryJws(i) },
+    engine.foldConfig.hubKids,
+  );
+  priceHistory.catchUp();
+  app.get(
+    '/v1/prices/history',
+    route((req, reply) =>
+      reply.send(priceHistory.page(parsePriceHistoryQuery(req.query as Record<string, unknown>))),
+    ),
   );
 }
 
