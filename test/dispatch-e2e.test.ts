@@ -1,4 +1,4 @@
-// A dispatch round trip with every part real but one: a Mosquitto on a free port, the hub
+// A dispatch round trip with every part real: a Mosquitto on a free port, the hub
 // (Hub.start: ingest, ledger, receipts) with the engine composed beside it and its HTTP routes
 // (POST /v1/dispatch among them), a simulated home on Modbus TCP (a SunSpec battery taking model
 // 124 setpoints, the battery's AC meter, a grid meter), and two real agents (`wattproof-agent run`,
@@ -6,9 +6,9 @@
 // meters the grid and has writes off (the default). Time runs accelerated (one settlement minute
 // every 2 s); the agents, the simulator and the engine share one timeline.
 //
-// The one stand-in: the validator does not review flexibility contracts yet (its rule sets refuse
-// them as product-not-supported), so this test's reviewer approves the flexibility contract with
-// the validator key and leaves every other decision to the simple rule sets.
+// The validator is the hub's reviewer without a policy file (SimpleReviewer): its contract rules
+// review the flexibility contract (the seller's capacity, deposits on the most energy that can be
+// called for) and approve it, signed with the validator key.
 //
 // The home's load is at least 2500 W, so the battery — covering the load by itself, or following
 // a 2000 W dispatch — discharges at least 2000 W around the window, and the grid never exports:
@@ -22,16 +22,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIdentity, type GatewayIdentity } from '../agent/identity.js';
 import { Simulator } from '../device-drivers/sim/simulator.js';
 import { BatteryAcMeter } from '../device-drivers/sim/storage-control.js';
-import type { LedgerState } from '../hub/contracts/fold.js';
 import { registerEngineApi } from '../hub/engine/api.js';
 import { Engine } from '../hub/engine/engine.js';
-import { type ReviewDecision, type Reviewer, SimpleReviewer } from '../hub/engine/reviewer.js';
+import { SimpleReviewer } from '../hub/engine/reviewer.js';
 import { loadOrCreateValidatorKey } from '../hub/engine/validator-key.js';
 import type { Hub } from '../hub/hub.js';
-import { DEFAULT_POLICY, policyHash } from '../hub/participants/registration-rules.js';
 import {
   b64url,
-  canonicalJson,
   decodeJwsUnverified,
   generateSecretKey,
   participantIdOf,
@@ -48,8 +45,6 @@ import {
   type SettlementPayload,
   signContract,
   signMessage,
-  VALIDATOR_DECISION_TYP,
-  type ValidatorDecision,
 } from '../protocol/messages/index.js';
 import { topics } from '../protocol/topics.js';
 import { startAgentCli, waitFor } from './support/agent-cli.js';
@@ -64,46 +59,6 @@ function party() {
   const secretKey = generateSecretKey();
   const publicKey = publicKeyOf(secretKey);
   return { secretKey, publicKey, id: participantIdOf(publicKey) };
-}
-
-/** The simple rule sets, except that a proposed flexibility contract is approved (see the header). */
-class FlexApprovingReviewer implements Reviewer {
-  readonly kid: string;
-  private readonly inner: SimpleReviewer;
-
-  constructor(private readonly key: ReturnType<typeof loadOrCreateValidatorKey>['key']) {
-    this.inner = new SimpleReviewer(key, 'EUR');
-    this.kid = key.kid;
-  }
-
-  review(state: LedgerState, at: number): ReviewDecision[] {
-    const flex = new Set(
-      Object.values(state.contracts)
-        .filter((r) => r.status === 'proposed' && r.review === null && r.contract.product === 'flexibility')
-        .map((r) => r.id),
-    );
-    const out = this.inner
-      .review(state, at)
-      .filter((d) => !(d.decision.kind === 'contract-review' && flex.has(d.decision.subject)));
-    for (const id of [...flex].sort()) {
-      const decision = JSON.parse(
-        canonicalJson({
-          kind: 'contract-review',
-          subject: id,
-          outcome: 'approved',
-          reasons: [],
-          inputsHash: policyHash(DEFAULT_POLICY),
-          stateSize: state.size,
-          at,
-        }),
-      ) as ValidatorDecision;
-      out.push({
-        compact: signMessage(VALIDATOR_DECISION_TYP, this.kid, decision, this.key.secretKey),
-        decision,
-      });
-    }
-    return out;
-  }
 }
 
 interface AgentGateway {
@@ -214,7 +169,7 @@ describe('dispatch end to end: the hub dispatches, the simulated battery follows
     engine = new Engine({
       ledger: hub.ledger,
       hubKey: hub.key,
-      reviewer: new FlexApprovingReviewer(valKey),
+      reviewer: new SimpleReviewer(valKey, 'EUR'),
       config: { currency: 'EUR', settlementGraceMs: 2 * M, tickMs: 100 },
       clock: virtualNow,
       publish: (topic, payload, o) => engineClient.publish(topic, payload, { qos: o.qos, retain: o.retain }),
@@ -384,9 +339,11 @@ describe('dispatch end to end: the hub dispatches, the simulated battery follows
     ).catch((err) => {
       const rec = engine.ledgerState.contracts[id];
       throw new Error(
-        `${(err as Error).message}: ${JSON.stringify({ status: rec?.status, now: virtualNow(), W0, money: engine.ledgerState.money.accounts, gws: engine.ledgerState.registry.gateways, parts: engine.ledgerState.registry.participants, notices: engine.ledgerState.notices.slice(-5) })}`,
+        `${(err as Error).message}: ${JSON.stringify({ status: rec?.status, review: rec?.review, now: virtualNow(), W0, money: engine.ledgerState.money.accounts, gws: engine.ledgerState.registry.gateways, parts: engine.ledgerState.registry.participants, notices: engine.ledgerState.notices.slice(-5) })}`,
       );
     });
+    // The validator's contract rules approved it, with no reasons.
+    expect(engine.ledgerState.contracts[id]?.review).toMatchObject({ outcome: 'approved', reasons: [] });
     // Both seller agents keep it for dispatch (it came on their cmd/contract topic).
     await waitFor(
       () => agents.every((a) => a.output().includes('flexibility contract kept for dispatch')),
