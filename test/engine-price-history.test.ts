@@ -218,12 +218,12 @@ describe('GET /v1/prices/history', () => {
     expect((await get('region=north&energy=electricity&limit=1000')).status).toBe(200);
   });
 
-  it('a history built on the ledger afresh finds the same entries (read from the log, not the engine)', () => {
+  it('a history built on the ledger afresh finds the same entries (read from the log, not the engine)', async () => {
     const fresh = new PriceHistory({ size: () => ledger.size, entryJws: (i) => ledger.entry(i)?.jws }, [
       hubKey.hubId,
     ]);
-    expect(fresh.catchUp()).toBe(2);
-    const p = fresh.page({
+    expect(await fresh.catchUp()).toBe(2);
+    const p = await fresh.page({
       region: 'north',
       energy: 'electricity',
       from: 0,
@@ -241,12 +241,12 @@ describe('GET /v1/prices/history', () => {
     const other = new PriceHistory({ size: () => ledger.size, entryJws: (i) => ledger.entry(i)?.jws }, [
       'hub-someone-else',
     ]);
-    expect(other.catchUp()).toBe(0);
+    expect(await other.catchUp()).toBe(0);
   });
 });
 
 describe('PriceHistory pages stay bounded', () => {
-  it('a page stops before its leaves pass 4 MiB, and the next page goes on from there', () => {
+  it('a page stops before its leaves pass 4 MiB, and the next page goes on from there', async () => {
     const { key: hubKey } = loadOrCreateHubKey(
       path.join(mkdtempSync(path.join(tmpdir(), 'wattproof-price-pages-')), 'hub.key'),
     );
@@ -277,13 +277,68 @@ describe('PriceHistory pages stay bounded', () => {
       hubKey.hubId,
     ]);
     const q = { region: 'north', energy: 'electricity', from: 0, to: undefined, start: 0, limit: 1000 };
-    const first = history.page(q);
+    const first = await history.page(q);
     const bytes = first.entries.reduce((s, e) => s + e.jws.length, 0);
     expect(bytes).toBeLessThanOrEqual(MAX_PRICE_HISTORY_PAGE_BYTES);
     expect(first.entries.length).toBeLessThan(100);
     expect(first.next).toBe(first.entries.length);
-    const rest = history.page({ ...q, start: first.next as number });
+    const rest = await history.page({ ...q, start: first.next as number });
     expect(rest.next).toBeNull();
     expect([...first.entries, ...rest.entries].map((e) => e.index)).toEqual(leaves.map((_, i) => i));
+  });
+});
+
+describe('PriceHistory scans in slices', () => {
+  it('leaves the event loop free during a long scan; callers during it share it', async () => {
+    const { key: hubKey } = loadOrCreateHubKey(
+      path.join(mkdtempSync(path.join(tmpdir(), 'wattproof-price-scan-')), 'hub.key'),
+    );
+    const price = signMessage(
+      PRICE_TYP,
+      hubKey.hubId,
+      {
+        hub: hubKey.hubId,
+        region: 'north',
+        energy: 'electricity' as const,
+        currency: 'EUR',
+        intervals: [{ start: T0, end: T0 + Q, clearingMinorPerKWh: 20, volumeWh: 800 }],
+        at: T0,
+      },
+      hubKey.secretKey,
+    );
+    // 10,000 other leaves (one header, as a gateway's telemetry would repeat it), the price last.
+    const header = b64url.encode(new TextEncoder().encode('{"alg":"EdDSA","typ":"other","kid":"gw-x"}'));
+    const leaves = Array.from({ length: 10_000 }, (_, i) => `${header}.e30.c2ln${i}`);
+    leaves.push(price);
+    let reads = 0;
+    const history = new PriceHistory(
+      {
+        size: () => leaves.length,
+        entryJws: (i) => {
+          reads++;
+          return leaves[i];
+        },
+      },
+      [hubKey.hubId],
+    );
+    let ranBetween = false;
+    setImmediate(() => {
+      ranBetween = true;
+    });
+    const a = history.catchUp();
+    const b = history.catchUp();
+    expect(b).toBe(a);
+    expect(await a).toBe(1);
+    expect(ranBetween).toBe(true);
+    expect(reads).toBe(leaves.length);
+    const p = await history.page({
+      region: 'north',
+      energy: 'electricity',
+      from: 0,
+      to: undefined,
+      start: 0,
+      limit: 10,
+    });
+    expect(p.entries.map((e) => e.index)).toEqual([10_000]);
   });
 });

@@ -449,18 +449,26 @@ export async function registerEngineApi<L extends FastifyBaseLogger>(
     }),
   );
 
-  // Every publication of one region and energy, from the ledger (price-history.ts); read up to the
-  // engine's fold now, so the first request does not pay for the whole log.
+  // Every publication of one region and energy, from the ledger (price-history.ts). Its scan of
+  // the log starts now, in the background, so the first request does not wait for all of it.
   const priceHistory = new PriceHistory(
     { size: () => state().size, entryJws: (i) => engine.entryJws(i) },
     engine.foldConfig.hubKids,
   );
-  priceHistory.catchUp();
+  priceHistory
+    .catchUp()
+    .catch((err) =>
+      app.log.warn(
+        { event: 'price-history-scan-failed', err: (err as Error).message },
+        'price history scan stopped',
+      ),
+    );
   app.get(
     '/v1/prices/history',
-    route((req, reply) =>
-      reply.send(priceHistory.page(parsePriceHistoryQuery(req.query as Record<string, unknown>))),
-    ),
+    route(async (req, reply) => {
+      const q = parsePriceHistoryQuery(req.query as Record<string, unknown>);
+      return reply.send(await priceHistory.page(q));
+    }),
   );
 }
 

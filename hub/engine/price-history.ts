@@ -2,8 +2,8 @@
 // GET /v1/prices/history answers (docs/hub.md, docs/markets.md "Prices"). Price entries are the
 // hub-signed `wattproof.price.v1` leaves; the ledger has no index by typ, so this keeps its own:
 // the ledger index and publication time of each, per "region/energy", found by reading the leaves
-// appended since the last call (each leaf is read once in the process's life). Answers read the
-// leaves again by index, so the index holds numbers only, not payloads.
+// appended since the last scan (each leaf is read once in the process's life, in slices that leave
+// the event loop free). Answers read the leaves again by index, so the index holds numbers only.
 import { b64url, decodeJwsUnverified } from '../../protocol/index.js';
 import {
   ENERGY_TYPES,
@@ -81,21 +81,17 @@ interface Indexed {
   at: number;
 }
 
-/** The typ and kid of a compact JWS from its header alone (the payload may be large). */
-function headerOf(jws: string): { typ?: unknown; kid?: unknown } | undefined {
-  const dot = jws.indexOf('.');
-  if (dot <= 0) return undefined;
-  try {
-    const h: unknown = JSON.parse(new TextDecoder().decode(b64url.decode(jws.slice(0, dot))));
-    return typeof h === 'object' && h !== null ? (h as { typ?: unknown; kid?: unknown }) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+/** Leaves read per slice of a scan; the scan yields to the event loop between slices. */
+const SCAN_SLICE = 2000;
+const HEADER_CACHE_MAX = 1024;
+const utf8 = new TextDecoder();
 
 export class PriceHistory {
   private scanned = 0;
   private readonly books = new Map<string, Indexed[]>();
+  /** Headers repeat (one per signer and typ): decoded once, by their base64url segment. */
+  private readonly headers = new Map<string, { typ?: unknown; kid?: unknown } | undefined>();
+  private scanning: Promise<number> | undefined;
 
   constructor(
     private readonly source: PriceLeafSource,
@@ -103,14 +99,35 @@ export class PriceHistory {
     private readonly hubKids: readonly string[],
   ) {}
 
-  /** Reads the entries appended since the last call; returns how many price entries it found. */
-  catchUp(): number {
+  /**
+   * Reads the entries appended since the last scan, in slices with the event loop free between
+   * them (a first scan of a large log takes seconds); callers during a scan share it. Resolves
+   * to how many price entries it found.
+   */
+  catchUp(): Promise<number> {
+    this.scanning ??= this.scan().finally(() => {
+      this.scanning = undefined;
+    });
+    return this.scanning;
+  }
+
+  private async scan(): Promise<number> {
     let found = 0;
-    const size = this.source.size();
-    for (; this.scanned < size; this.scanned++) {
+    for (;;) {
+      found += this.scanSlice(SCAN_SLICE);
+      if (this.scanned >= this.source.size()) return found;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private scanSlice(max: number): number {
+    let found = 0;
+    const stop = Math.min(this.source.size(), this.scanned + max);
+    for (; this.scanned < stop; this.scanned++) {
+      // A leaf that cannot be read or decoded is skipped, as the engine's fold skips it.
       const jws = this.source.entryJws(this.scanned);
-      if (jws === undefined) break;
-      const h = headerOf(jws);
+      if (jws === undefined) continue;
+      const h = this.headerOf(jws);
       if (h?.typ !== PRICE_TYP || typeof h.kid !== 'string' || !this.hubKids.includes(h.kid)) continue;
       const parsed = parsePricePublication(decodeJwsUnverified(jws)?.payload);
       if (!parsed.ok) continue;
@@ -123,9 +140,27 @@ export class PriceHistory {
     return found;
   }
 
+  /** The typ and kid of a compact JWS from its header alone (the payload may be large). */
+  private headerOf(jws: string): { typ?: unknown; kid?: unknown } | undefined {
+    const dot = jws.indexOf('.');
+    if (dot <= 0) return undefined;
+    const segment = jws.slice(0, dot);
+    if (this.headers.has(segment)) return this.headers.get(segment);
+    let h: { typ?: unknown; kid?: unknown } | undefined;
+    try {
+      const v: unknown = JSON.parse(utf8.decode(b64url.decode(segment)));
+      h = typeof v === 'object' && v !== null ? (v as { typ?: unknown; kid?: unknown }) : undefined;
+    } catch {
+      h = undefined;
+    }
+    if (this.headers.size >= HEADER_CACHE_MAX) this.headers.clear();
+    this.headers.set(segment, h);
+    return h;
+  }
+
   /** One page of the region's and energy's publications, in log order. */
-  page(q: PriceHistoryQuery): PriceHistoryPage {
-    this.catchUp();
+  async page(q: PriceHistoryQuery): Promise<PriceHistoryPage> {
+    await this.catchUp();
     const matching = (this.books.get(`${q.region}/${q.energy}`) ?? []).filter(
       (p) => p.index >= q.start && p.at >= q.from && (q.to === undefined || p.at < q.to),
     );
