@@ -8,8 +8,11 @@ import { type SimHome, startSimHome } from './support/agent-sim-home.js';
 import { TestHub } from './support/agent-test-hub.js';
 import { type RunningMosquitto, startMosquitto } from './support/mosquitto.js';
 
-// One settlement minute every 6 s: a restart (about a second here) stays well inside the
-// 30 s a boundary reading may be late.
+// One settlement minute every 6 s: a restart (about a second on an idle machine) stays inside the
+// 30 s (3 s here) a boundary reading may be late. On a loaded machine a restart can take longer;
+// the agent must then leave the interval unproven and say so (the next proof is flagged partial
+// and agent-restart), never stretch a late reading over it. The test allows that for a few
+// restarts and still requires most to continue seamlessly.
 const SCALE = 10;
 const KILLS = 12;
 
@@ -27,7 +30,7 @@ describe('agent killed with SIGKILL at random moments', () => {
     await broker?.stop();
   });
 
-  it('after every restart the chain continues: no interval missing or duplicated, nothing lost from the outbox', async () => {
+  it('after every restart the chain continues: no interval twice, none missing unless declared, nothing lost from the outbox', async () => {
     const gw = setUpGateway({ brokerUrl: broker.url, simPort: sim.port, scale: SCALE, origin });
     const hub = await TestHub.start(broker.url, gw.identity.gatewayId, gw.identity.publicKey);
     let agent = gw.start();
@@ -41,7 +44,7 @@ describe('agent killed with SIGKILL at random moments', () => {
         await waitFor(
           () => (running.output().match(/device identified/g) ?? []).length >= 2,
           'the agent reading',
-          20_000,
+          60_000,
           20,
         );
         await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 6000)));
@@ -56,7 +59,7 @@ describe('agent killed with SIGKILL at random moments', () => {
       await waitFor(
         () => hub.accepted.length >= signedBeforeEnd + 4,
         'proofs after the last restart',
-        40_000,
+        80_000,
       );
       agent.child.kill('SIGTERM');
       expect((await agent.exited).code).toBe(0);
@@ -72,13 +75,24 @@ describe('agent killed with SIGKILL at random moments', () => {
       for (const p of proofs) byMeter.set(p.proof.meter.id, [...(byMeter.get(p.proof.meter.id) ?? []), p]);
       expect([...byMeter.keys()].sort()).toEqual(['grid', 'pv']);
       let restartFlags = 0;
+      let skipped = 0;
       for (const [meter, list] of byMeter) {
         const starts = list.map((p) => p.proof.interval.start);
         expect(new Set(starts).size, `${meter}: no interval twice`).toBe(starts.length);
         for (let i = 1; i < list.length; i++) {
           const a = list[i - 1]!.proof;
           const b = list[i]!.proof;
-          expect(b.interval.start, `${meter}: no interval missing`).toBe(a.interval.end);
+          expect(b.interval.start, `${meter}: intervals never overlap`).toBeGreaterThanOrEqual(
+            a.interval.end,
+          );
+          if (b.interval.start !== a.interval.end) {
+            // A restart slower than the lateness bound: the gap is declared, not papered over.
+            skipped++;
+            expect(b.flags, `${meter}: a skipped interval is declared`).toEqual(
+              expect.arrayContaining(['agent-restart', 'partial']),
+            );
+            continue;
+          }
           expect(b.importWh.start, `${meter}: readings link`).toBe(a.importWh.end);
           expect(b.exportWh.start, `${meter}: readings link`).toBe(a.exportWh.end);
         }
@@ -86,10 +100,12 @@ describe('agent killed with SIGKILL at random moments', () => {
       }
       // The restarts show in the proofs of the intervals they interrupted.
       expect(restartFlags).toBeGreaterThanOrEqual(KILLS);
-      expect(outputs.join('')).not.toContain('left unproven');
+      // Most restarts continue the interval they interrupted (two meters, so two gaps per slow one).
+      expect(skipped, 'intervals skipped by slow restarts').toBeLessThanOrEqual(2 * Math.floor(KILLS / 3));
+      if (skipped === 0) expect(outputs.join('')).not.toContain('left unproven');
     } finally {
       agent.child.kill('SIGKILL');
       await hub.close();
     }
-  }, 240_000);
+  }, 480_000);
 });
