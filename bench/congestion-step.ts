@@ -15,6 +15,7 @@ import pino from 'pino';
 import { type ContractRecord, emptyState, type LedgerState } from '../hub/contracts/fold.js';
 import { CongestionStep } from '../hub/engine/congestion-step.js';
 import { loadSolver, readGridModelFile, solverVersion } from '../hub/validator/congestion/index.js';
+import { nodalCongestionPrices } from '../hub/validator/congestion-prices.js';
 import { K, POLICY } from '../hub/validator/fixtures.js';
 import { Validator } from '../hub/validator/validator.js';
 
@@ -104,6 +105,7 @@ if (d) {
     outcome: d.outcome,
     inputsHash: d.inputsHash,
     adjustments: d.adjustments ?? [],
+    nodalPrices: nodalCongestionPrices(d.reasons),
   });
   state.size++;
 }

@@ -66,6 +66,7 @@ import {
   refuse,
   type Verdict,
 } from '../participants/registry.js';
+import { type NodalCongestionPrices, nodalCongestionPrices } from '../validator/congestion-prices.js';
 import {
   type AccountsState,
   accountOf,
@@ -222,6 +223,8 @@ export interface CongestionRecord {
   outcome: ValidatorDecision['outcome'];
   inputsHash: string;
   adjustments: NonNullable<ValidatorDecision['adjustments']>;
+  /** The nodal congestion prices its reasons publish (congestion-prices.ts); null when none. */
+  nodalPrices: NodalCongestionPrices | null;
 }
 
 export interface Notice {
@@ -521,6 +524,7 @@ function onDecision(state: LedgerState, e: LogEntry, config: FoldConfig): Dispat
         outcome: d.outcome,
         inputsHash: d.inputsHash,
         adjustments: d.adjustments ?? [],
+        nodalPrices: nodalCongestionPrices(d.reasons),
       });
       return done({ status: 'applied' });
   }

@@ -77,6 +77,8 @@ export function contractsVersion(state: LedgerState): string {
 
 export class CongestionStep {
   readonly kid: string;
+  /** Each bus of the grid model → its region (the engine's prices attach a region's buses). */
+  readonly busRegions: Readonly<Record<string, string>>;
   private readonly policy: NonNullable<ValidatorPolicy['congestion']>;
   /** Interval start → the state size at which it was last found to need nothing. */
   private readonly settled = new Map<number, number>();
@@ -100,6 +102,7 @@ export class CongestionStep {
       throw new Error('the validator policy has no congestion section; add one (docs/validator.md)');
     this.policy = policy;
     this.kid = o.validator.kid;
+    this.busRegions = Object.fromEntries(o.gridModel.buses.map((b) => [b.id, b.region]));
   }
 
   /**

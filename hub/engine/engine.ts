@@ -36,6 +36,7 @@ import {
 import { topics } from '../../protocol/topics.js';
 import {
   applyEntry,
+  type CongestionRecord,
   type ContractRecord,
   type EntryOutcome,
   emptyState,
@@ -100,6 +101,8 @@ export interface EngineDeps {
   /** Congestion decisions per interval (congestion-step.ts); absent = none. */
   congestion?: {
     readonly kid: string;
+    /** Each bus of the grid model → its region: whose nodal prices a region's publication carries. */
+    readonly busRegions: Readonly<Record<string, string>>;
     next(state: LedgerState, now: number): { compact: string }[];
   };
 }
@@ -786,6 +789,9 @@ export class Engine {
         continuousMatches: [],
         contracts: pricedContracts(this.state),
         marketContractIds: new Set(this.market.contracts.keys()),
+        ...(energy === 'electricity' && this.d.congestion
+          ? { lmps: congestionLmps(this.state, region, this.d.congestion.busRegions, starts, period) }
+          : {}),
       });
       const text = JSON.stringify(intervals);
       if (this.published.get(`${region}/${energy}`) === text) continue;
@@ -807,6 +813,35 @@ export class Engine {
 
 function byFirstIndex(a: ContractRecord, b: ContractRecord): number {
   return (a.history[0]?.index ?? 0) - (b.history[0]?.index ?? 0);
+}
+
+/**
+ * Per interval start, the nodal congestion prices of the latest congestion decision for exactly
+ * that interval, for the region's buses: each bus's price less the slack bus's, minor units per
+ * MWh (a bus the decision does not list has 0). Only decisions made under congestion price carry
+ * money (under minimum adjustment the values are policy weights), and a decision whose list was
+ * cut or that has no congestion carries none: such intervals get no LMPs.
+ */
+export function congestionLmps(
+  state: LedgerState,
+  region: string,
+  busRegions: Readonly<Record<string, string>>,
+  starts: ReadonlySet<number>,
+  periodMs: number,
+): Map<number, Record<string, number>> {
+  const out = new Map<number, Record<string, number>>();
+  const buses = Object.keys(busRegions).filter((b) => busRegions[b] === region);
+  if (buses.length === 0) return out;
+  const latest = new Map<number, CongestionRecord>();
+  for (const d of state.congestion)
+    if (d.interval !== null && starts.has(d.interval.start) && d.interval.end === d.interval.start + periodMs)
+      latest.set(d.interval.start, d);
+  for (const [start, d] of latest) {
+    if (d.nodalPrices?.unit !== 'minor units') continue;
+    const prices = d.nodalPrices.prices;
+    out.set(start, Object.fromEntries(buses.map((b) => [b, prices[b] ?? 0])));
+  }
+  return out;
 }
 
 function pricedContracts(state: LedgerState): PricedContract[] {

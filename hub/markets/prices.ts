@@ -55,7 +55,10 @@ export interface PriceInputs {
   contracts: readonly PricedContract[];
   /** Ids of market-made contracts: priced through the clearing, not as bilateral. */
   marketContractIds: ReadonlySet<string>;
-  /** LMPs per interval start, per node, minor units per MWh (DC-OPF output, floats allowed). */
+  /**
+   * LMPs per interval start, per node, minor units per MWh (floats allowed). The engine passes the
+   * congestion components relative to the slack of the interval's congestion decision.
+   */
   lmps?: ReadonlyMap<number, Readonly<Record<string, number>>>;
 }
 

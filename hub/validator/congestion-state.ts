@@ -7,6 +7,7 @@ import type { ContractRecord, LedgerState } from '../contracts/fold.js';
 import type { CongestionContract, SettlementInterval } from './congestion/contracts.js';
 import type { CongestionOutputs, CongestionRequest } from './congestion/decision.js';
 import type { GridModel } from './congestion/grid-model.js';
+import { MORE_IN_INPUTS_REASON, NODAL_CONGESTION_REASON, nodalCongestionHead } from './congestion-prices.js';
 import type { ValidatorPolicy } from './policy.js';
 
 /** Contracts whose quantities flow in an interval: approved and not ended. */
@@ -123,15 +124,19 @@ export function congestionDecisionFields(
   // slack's), both per MWh — minor units under congestion price, policy weight under minimum
   // adjustment. Packed as "id value" lists into as few reasons as fit (a message holds 500
   // characters), so even a large grid's prices take a few reasons and little of the entry.
+  // congestion-prices.ts reads the nodal ones back.
   const unit = outputs.method === 'congestion-price' ? 'minor units' : 'weight';
   reasons.push(
     ...packed('line-shadow-prices', `μ, ${unit} per MWh:`, outputs.lineShadowPrices),
-    ...packed('nodal-congestion-prices', `price less the slack's, ${unit} per MWh:`, outputs.nodalCongestion),
+    ...packed(NODAL_CONGESTION_REASON, nodalCongestionHead(unit), outputs.nodalCongestion),
   );
   if (reasons.length > MAX_REASONS) {
     const more = reasons.length - (MAX_REASONS - 1);
     reasons.splice(MAX_REASONS - 1);
-    reasons.push({ code: 'more-in-inputs', message: `${more} more; recompute the decision from its inputs` });
+    reasons.push({
+      code: MORE_IN_INPUTS_REASON,
+      message: `${more} more; recompute the decision from its inputs`,
+    });
   }
   if (outputs.outcome === 'adjusted')
     return {
