@@ -25,24 +25,17 @@ import { loadOrCreateValidatorKey } from '../hub/engine/validator-key.js';
 import type { Hub } from '../hub/hub.js';
 import { parsePolicy } from '../hub/validator/policy.js';
 import { Validator } from '../hub/validator/validator.js';
-import {
-  b64url,
-  generateSecretKey,
-  messageHashB64,
-  participantIdOf,
-  publicKeyOf,
-} from '../protocol/index.js';
+import { b64url, generateSecretKey, messageHashB64 } from '../protocol/index.js';
 import {
   type EnergyContract,
   FULFILMENT_TYP,
   METER_PROOF_TYP,
-  PARTICIPANT_APPLICATION_TYP,
   SETTLEMENT_TYP,
-  signContract,
   signMessage,
 } from '../protocol/messages/index.js';
 import { waitFor } from './support/agent-cli.js';
 import { type Gateway, setUpGateway } from './support/agent-harness.js';
+import { participantsWithCredit, party, signBothParties } from './support/contract-fixtures.js';
 import { createToken, OPERATOR_TOKEN, postEnroll, startTestHub } from './support/hub-fixtures.js';
 import { type RunningMosquitto, startMosquitto } from './support/mosquitto.js';
 
@@ -89,12 +82,6 @@ async function startMeteredHome(
   const server = new SimTcpServer(units, { port: 0 });
   const { port } = await server.listen();
   return { port, close: () => server.close() };
-}
-
-function party() {
-  const secretKey = generateSecretKey();
-  const publicKey = publicKeyOf(secretKey);
-  return { secretKey, publicKey, id: participantIdOf(publicKey) };
 }
 
 describe('contracts end to end: simulated homes, real Mosquitto, real agents, the hub and its engine', () => {
@@ -251,34 +238,14 @@ describe('contracts end to end: simulated homes, real Mosquitto, real agents, th
     await waitFor(() => online(gwA) && online(gwB), 'both agents online', 15_000);
 
     // 2. Both households apply (self-signed), the validator approves, the operator credits 100 each.
-    for (const [p, gw] of [
-      [seller, gwA],
-      [buyer, gwB],
-    ] as const) {
-      const jws = signMessage(
-        PARTICIPANT_APPLICATION_TYP,
-        p.id,
-        {
-          participant: p.id,
-          publicKey: b64url.encode(p.publicKey),
-          role: 'household',
-          energies: ['electricity'],
-          region: 'north',
-          gridNode: 'bus-1',
-          gateways: [gw.identity.gatewayId],
-          capacityW: 10_000,
-          at: virtualNow(),
-        },
-        p.secretKey,
-      );
-      expect((await postJson('/v1/participants', { jws })).status).toBe(201);
-      const credit = await postJson(
-        '/v1/credits',
-        { account: p.id, amountMinor: 100, reference: `bank-${p.id}` },
-        OPERATOR_TOKEN,
-      );
-      expect(credit.status, JSON.stringify(credit.body)).toBe(201);
-    }
+    await participantsWithCredit(
+      postJson,
+      [
+        { party: seller, gateways: [gwA.identity.gatewayId] },
+        { party: buyer, gateways: [gwB.identity.gatewayId] },
+      ],
+      { amountMinor: 100, clock: virtualNow },
+    );
     await waitFor(
       () => engine.ledgerState.registry.participants[buyer.id]?.status === 'approved',
       'both registrations approved',
@@ -311,12 +278,7 @@ describe('contracts end to end: simulated homes, real Mosquitto, real agents, th
         priceMinorPerKWh: 200,
         penaltyMinorPerKWh: 100,
       };
-      const signed = signContract(
-        signContract(contract, seller.id, seller.secretKey),
-        buyer.id,
-        buyer.secretKey,
-      );
-      const r = await postJson('/v1/contracts', signed);
+      const r = await postJson('/v1/contracts', signBothParties(contract, seller, buyer));
       expect(r.status, JSON.stringify(r.body)).toBe(201);
       ids.push(r.body.contract as string);
     }

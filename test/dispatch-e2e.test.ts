@@ -27,39 +27,25 @@ import { Engine } from '../hub/engine/engine.js';
 import { SimpleReviewer } from '../hub/engine/reviewer.js';
 import { loadOrCreateValidatorKey } from '../hub/engine/validator-key.js';
 import type { Hub } from '../hub/hub.js';
-import {
-  b64url,
-  decodeJwsUnverified,
-  generateSecretKey,
-  participantIdOf,
-  publicKeyOf,
-  signJws,
-} from '../protocol/index.js';
+import { b64url, decodeJwsUnverified, generateSecretKey, publicKeyOf, signJws } from '../protocol/index.js';
 import {
   DISPATCH_COMMAND_TYP,
   DISPATCH_RESPONSE_TYP,
   type DispatchResponse,
   type FlexibilityContract,
-  PARTICIPANT_APPLICATION_TYP,
   SETTLEMENT_TYP,
   type SettlementPayload,
-  signContract,
   signMessage,
 } from '../protocol/messages/index.js';
 import { topics } from '../protocol/topics.js';
 import { startAgentCli, waitFor } from './support/agent-cli.js';
+import { participantsWithCredit, party, signBothParties } from './support/contract-fixtures.js';
 import { createToken, OPERATOR_TOKEN, postEnroll, startTestHub } from './support/hub-fixtures.js';
 import { type RunningMosquitto, startMosquitto } from './support/mosquitto.js';
 
 const SCALE = 30; // one virtual minute every 2 real seconds
 const M = 60_000;
 const HUB_MQTT = { username: 'hub', password: 'hub-password-0123456789' };
-
-function party() {
-  const secretKey = generateSecretKey();
-  const publicKey = publicKeyOf(secretKey);
-  return { secretKey, publicKey, id: participantIdOf(publicKey) };
-}
 
 interface AgentGateway {
   identity: GatewayIdentity;
@@ -255,34 +241,14 @@ describe('dispatch end to end: the hub dispatches, the simulated battery follows
     });
 
     // 2. The seller (gateways A and B) and the buyer (gateway C) register; the operator credits both.
-    for (const [p, gws] of [
-      [seller, [gwA.identity.gatewayId, gwB.identity.gatewayId]],
-      [buyer, [gwCId]],
-    ] as const) {
-      const jws = signMessage(
-        PARTICIPANT_APPLICATION_TYP,
-        p.id,
-        {
-          participant: p.id,
-          publicKey: b64url.encode(p.publicKey),
-          role: 'household',
-          energies: ['electricity'],
-          region: 'north',
-          gridNode: 'bus-1',
-          gateways: [...gws].sort(),
-          capacityW: 10_000,
-          at: virtualNow(),
-        },
-        p.secretKey,
-      );
-      expect((await post('/v1/participants', { jws })).status).toBe(201);
-      const credit = await post(
-        '/v1/credits',
-        { account: p.id, amountMinor: 1000, reference: `bank-${p.id}` },
-        OPERATOR_TOKEN,
-      );
-      expect(credit.status, JSON.stringify(credit.body)).toBe(201);
-    }
+    await participantsWithCredit(
+      post,
+      [
+        { party: seller, gateways: [gwA.identity.gatewayId, gwB.identity.gatewayId].sort() },
+        { party: buyer, gateways: [gwCId] },
+      ],
+      { amountMinor: 1000, clock: virtualNow },
+    );
     await waitFor(
       () =>
         engine.ledgerState.registry.participants[buyer.id]?.status === 'approved' &&
@@ -324,12 +290,7 @@ describe('dispatch end to end: the hub dispatches, the simulated battery follows
       responseMinorPerKWh: 1000,
       penaltyMinorPerKWh: 2000,
     };
-    const signed = signContract(
-      signContract(contract, seller.id, seller.secretKey),
-      buyer.id,
-      buyer.secretKey,
-    );
-    const posted = await post('/v1/contracts', signed);
+    const posted = await post('/v1/contracts', signBothParties(contract, seller, buyer));
     expect(posted.status, JSON.stringify(posted.body)).toBe(201);
     const id = posted.body.contract as string;
     await waitFor(

@@ -15,34 +15,20 @@ import { SimpleReviewer } from '../hub/engine/reviewer.js';
 import { loadOrCreateValidatorKey } from '../hub/engine/validator-key.js';
 import { loadOrCreateHubKey } from '../hub/keys.js';
 import { Ledger } from '../hub/ledger/ledger.js';
-import {
-  b64url,
-  gatewayIdOf,
-  generateSecretKey,
-  messageHashB64,
-  participantIdOf,
-  publicKeyOf,
-} from '../protocol/index.js';
+import { gatewayIdOf, generateSecretKey, messageHashB64, publicKeyOf } from '../protocol/index.js';
 import {
   CONTRACT_CANCELLATION_TYP,
   type EnergyContract,
-  GATEWAY_BINDING_TYP,
   METER_PROOF_TYP,
-  PARTICIPANT_APPLICATION_TYP,
   SETTLEMENT_TYP,
-  signContract,
   signMessage,
 } from '../protocol/messages/index.js';
+import { type Party, participantApplication, party, signBothParties } from './support/contract-fixtures.js';
+import { bindGateways } from './support/hub-fixtures.js';
 
 const TOKEN = 'engine-test-operator-token-0123456789abcdef';
 const M = 60_000;
 const T0 = Date.UTC(2026, 2, 1, 10, 0);
-
-function party() {
-  const secretKey = generateSecretKey();
-  const publicKey = publicKeyOf(secretKey);
-  return { secretKey, publicKey, id: participantIdOf(publicKey) };
-}
 
 function gateway() {
   const secretKey = generateSecretKey();
@@ -92,7 +78,7 @@ describe('engine on a real ledger, with its HTTP endpoints', () => {
     priceMinorPerKWh: 40,
     penaltyMinorPerKWh: 30,
   };
-  const signed = signContract(signContract(contract, seller.id, seller.secretKey), buyer.id, buyer.secretKey);
+  const signed = signBothParties(contract, seller, buyer);
   let contractId = '';
 
   const post = (url: string, body: unknown, token?: string) =>
@@ -103,23 +89,8 @@ describe('engine on a real ledger, with its HTTP endpoints', () => {
       headers: token ? { authorization: `Bearer ${token}` } : {},
     });
 
-  function application(p: ReturnType<typeof party>, gw: string, signer = p.secretKey) {
-    return signMessage(
-      PARTICIPANT_APPLICATION_TYP,
-      p.id,
-      {
-        participant: p.id,
-        publicKey: b64url.encode(p.publicKey),
-        role: 'household',
-        energies: ['electricity'],
-        region: 'north',
-        gridNode: 'bus-1',
-        gateways: [gw],
-        capacityW: 10_000,
-        at: now,
-      },
-      signer,
-    );
+  function application(p: Party, gw: string, signer = p.secretKey) {
+    return participantApplication(p, { gateways: [gw], at: now, signer });
   }
 
   /** A chained proof of one minute, appended as ingest appends it. */
@@ -151,17 +122,7 @@ describe('engine on a real ledger, with its HTTP endpoints', () => {
   }
 
   beforeAll(async () => {
-    for (const g of [gwA, gwB]) {
-      const jws = signMessage(
-        GATEWAY_BINDING_TYP,
-        hubKey.hubId,
-        { gw: g.id, publicKey: b64url.encode(g.publicKey), site: 'home', at: now },
-        hubKey.secretKey,
-      );
-      ledger.append([
-        { jws, typ: GATEWAY_BINDING_TYP, kid: hubKey.hubId, gw: null, seq: null, receivedMs: now },
-      ]);
-    }
+    bindGateways(ledger, hubKey, [gwA, gwB], now);
     engine.start();
     await registerEngineApi(app, { engine, operatorToken: TOKEN });
     await app.ready();

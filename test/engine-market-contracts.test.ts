@@ -27,12 +27,10 @@ import { marketRules } from '../hub/markets/rules.js';
 import { parsePolicy } from '../hub/validator/policy.js';
 import { Validator } from '../hub/validator/validator.js';
 import {
-  b64url,
   decodeJwsUnverified,
   gatewayIdOf,
   generateSecretKey,
   messageHashB64,
-  participantIdOf,
   publicKeyOf,
 } from '../protocol/index.js';
 import {
@@ -40,25 +38,19 @@ import {
   DEREGISTRATION_REQUEST_TYP,
   DISPUTE_TYP,
   type EnergyOrder,
-  GATEWAY_BINDING_TYP,
   METER_PROOF_TYP,
   ORDER_TYP,
-  PARTICIPANT_APPLICATION_TYP,
   SETTLEMENT_TYP,
   signMessage,
   VALIDATOR_DECISION_TYP,
 } from '../protocol/messages/index.js';
+import { type Party, participantApplication, party } from './support/contract-fixtures.js';
+import { bindGateways } from './support/hub-fixtures.js';
 
 const TOKEN = 'engine-market-contracts-operator-token-0123456789';
 const Q = 900_000;
 const M = 60_000;
 const T0 = Date.UTC(2026, 3, 1, 10, 0);
-
-function party() {
-  const secretKey = generateSecretKey();
-  const publicKey = publicKeyOf(secretKey);
-  return { secretKey, publicKey, id: participantIdOf(publicKey) };
-}
 
 function gateway() {
   const secretKey = generateSecretKey();
@@ -124,7 +116,7 @@ describe.each([{ validator: 'simple rule sets' }, { validator: 'validator servic
       });
     const get = (url: string) => app.inject({ method: 'GET', url });
 
-    function order(who: ReturnType<typeof party>, gw: string, o: Partial<EnergyOrder>): string {
+    function order(who: Party, gw: string, o: Partial<EnergyOrder>): string {
       nonce++;
       const payload: EnergyOrder = {
         product: 'energy',
@@ -177,17 +169,7 @@ describe.each([{ validator: 'simple rule sets' }, { validator: 'validator servic
     let disputeHash = '';
 
     beforeAll(async () => {
-      for (const g of [gwA, gwB, gwC]) {
-        const jws = signMessage(
-          GATEWAY_BINDING_TYP,
-          hubKey.hubId,
-          { gw: g.id, publicKey: b64url.encode(g.publicKey), site: 'home', at: now },
-          hubKey.secretKey,
-        );
-        ledger.append([
-          { jws, typ: GATEWAY_BINDING_TYP, kid: hubKey.hubId, gw: null, seq: null, receivedMs: now },
-        ]);
-      }
+      bindGateways(ledger, hubKey, [gwA, gwB, gwC], now);
       engine.start();
       await registerEngineApi(app, { engine, operatorToken: TOKEN });
       await app.ready();
@@ -196,22 +178,7 @@ describe.each([{ validator: 'simple rule sets' }, { validator: 'validator servic
         [bob, gwB],
         [carol, gwC],
       ] as const) {
-        const jws = signMessage(
-          PARTICIPANT_APPLICATION_TYP,
-          p.id,
-          {
-            participant: p.id,
-            publicKey: b64url.encode(p.publicKey),
-            role: 'household',
-            energies: ['electricity'],
-            region: 'north',
-            gridNode: 'bus-1',
-            gateways: [g.id],
-            capacityW: 10_000,
-            at: now,
-          },
-          p.secretKey,
-        );
+        const jws = participantApplication(p, { gateways: [g.id], at: now });
         expect((await post('/v1/participants', { jws })).statusCode).toBe(201);
       }
       engine.tick();

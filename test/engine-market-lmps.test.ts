@@ -21,11 +21,11 @@ import { K } from '../hub/validator/fixtures.js';
 import { b64url } from '../protocol/index.js';
 import {
   ORDER_TYP,
-  PARTICIPANT_APPLICATION_TYP,
   signMessage,
   VALIDATOR_DECISION_TYP,
   type ValidatorDecision,
 } from '../protocol/messages/index.js';
+import { participantApplication } from './support/contract-fixtures.js';
 
 const NODAL = { 'bus-2': 1400, 'bus-3': -2800, 'bus-s': 900 };
 const BUS_REGIONS = { 'bus-1': 'north', 'bus-2': 'north', 'bus-3': 'north', 'bus-s': 'south' };
@@ -86,27 +86,8 @@ function run(decide: (now: number) => string[]) {
   });
   engine.start();
   try {
-    for (const who of ['alice', 'bob']) {
-      const k = participant(who);
-      engine.submitSigned(
-        signMessage(
-          PARTICIPANT_APPLICATION_TYP,
-          k.id,
-          {
-            participant: k.id,
-            publicKey: b64url.encode(k.publicKey),
-            role: 'household',
-            energies: ['electricity'],
-            region: 'north',
-            gridNode: 'bus-1',
-            gateways: [],
-            capacityW: 10_000,
-            at: now,
-          },
-          k.secretKey,
-        ),
-      );
-    }
+    for (const who of ['alice', 'bob'])
+      engine.submitSigned(participantApplication(participant(who), { gateways: [], at: now }));
     const offer = energyOrder({ who: 'alice', side: 'offer', quantityWh: 1000, limitMinorPerKWh: 20 });
     const bid = energyOrder({ who: 'bob', side: 'bid', quantityWh: 800, limitMinorPerKWh: 30 });
     for (const [o, who] of [

@@ -17,12 +17,8 @@ import { Ledger } from '../hub/ledger/ledger.js';
 import { energyOrder, participant, Q, T0 } from '../hub/markets/example-orders.js';
 import { marketRules } from '../hub/markets/rules.js';
 import { b64url, leafHash, verifyCompactSignature, verifyInclusion } from '../protocol/index.js';
-import {
-  ORDER_TYP,
-  PARTICIPANT_APPLICATION_TYP,
-  PRICE_TYP,
-  signMessage,
-} from '../protocol/messages/index.js';
+import { ORDER_TYP, PRICE_TYP, signMessage } from '../protocol/messages/index.js';
+import { participantApplication } from './support/contract-fixtures.js';
 
 const TOKEN = 'operator-token-for-price-history-0123456789';
 
@@ -67,27 +63,8 @@ describe('GET /v1/prices/history', () => {
     // Registered before any price exists: the history finds later entries as they come.
     await registerEngineApi(app, { engine, operatorToken: TOKEN });
     await app.ready();
-    for (const who of ['alice', 'bob']) {
-      const k = participant(who);
-      engine.submitSigned(
-        signMessage(
-          PARTICIPANT_APPLICATION_TYP,
-          k.id,
-          {
-            participant: k.id,
-            publicKey: b64url.encode(k.publicKey),
-            role: 'household',
-            energies: ['electricity'],
-            region: 'north',
-            gridNode: 'bus-1',
-            gateways: [],
-            capacityW: 10_000,
-            at: now,
-          },
-          k.secretKey,
-        ),
-      );
-    }
+    for (const who of ['alice', 'bob'])
+      engine.submitSigned(participantApplication(participant(who), { gateways: [], at: now }));
     // Interval 1 clears at 20 (800 Wh), interval 2 at 25 (500 Wh).
     const orders = [
       energyOrder({ who: 'alice', side: 'offer', quantityWh: 1000, limitMinorPerKWh: 20 }),

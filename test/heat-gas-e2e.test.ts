@@ -29,19 +29,17 @@ import { loadOrCreateValidatorKey } from '../hub/engine/validator-key.js';
 import type { Hub } from '../hub/hub.js';
 import { parsePolicy } from '../hub/validator/policy.js';
 import { Validator } from '../hub/validator/validator.js';
-import { b64url, generateSecretKey, participantIdOf, publicKeyOf } from '../protocol/index.js';
+import { b64url } from '../protocol/index.js';
 import {
   type EnergyContract,
   METER_PROOF_TYP,
   type MeterProof,
-  PARTICIPANT_APPLICATION_TYP,
   parseMeterProof,
-  signContract,
-  signMessage,
 } from '../protocol/messages/index.js';
 import { gasWhFromDm3 } from '../protocol/units.js';
 import { waitFor } from './support/agent-cli.js';
 import { type Gateway, setUpGateway } from './support/agent-harness.js';
+import { participantsWithCredit, party, signBothParties } from './support/contract-fixtures.js';
 import { createToken, OPERATOR_TOKEN, postEnroll, startTestHub } from './support/hub-fixtures.js';
 import { type RunningMosquitto, startMosquitto } from './support/mosquitto.js';
 
@@ -225,12 +223,6 @@ describe('heat and gas proofs, as the agent builds them', () => {
   });
 });
 
-function party() {
-  const secretKey = generateSecretKey();
-  const publicKey = publicKeyOf(secretKey);
-  return { secretKey, publicKey, id: participantIdOf(publicKey) };
-}
-
 describe('heat and gas contracts end to end: simulated heat and gas meters, real agents, Mosquitto, the hub and its engine', () => {
   const origin = Date.now();
   const virtualNow = () => Math.floor(origin + (Date.now() - origin) * SCALE);
@@ -403,34 +395,14 @@ describe('heat and gas contracts end to end: simulated heat and gas meters, real
     });
 
     // 2. Both households apply for heat and gas, the validator approves, the operator credits 100 each.
-    for (const [p, gw] of [
-      [seller, gwA],
-      [buyer, gwB],
-    ] as const) {
-      const jws = signMessage(
-        PARTICIPANT_APPLICATION_TYP,
-        p.id,
-        {
-          participant: p.id,
-          publicKey: b64url.encode(p.publicKey),
-          role: 'household',
-          energies: ['gas', 'heat'],
-          region: 'north',
-          gridNode: 'bus-1',
-          gateways: [gw.identity.gatewayId],
-          capacityW: 40_000,
-          at: virtualNow(),
-        },
-        p.secretKey,
-      );
-      expect((await postJson('/v1/participants', { jws })).status).toBe(201);
-      const credit = await postJson(
-        '/v1/credits',
-        { account: p.id, amountMinor: 100, reference: `bank-${p.id}` },
-        OPERATOR_TOKEN,
-      );
-      expect(credit.status, JSON.stringify(credit.body)).toBe(201);
-    }
+    await participantsWithCredit(
+      postJson,
+      [
+        { party: seller, gateways: [gwA.identity.gatewayId] },
+        { party: buyer, gateways: [gwB.identity.gatewayId] },
+      ],
+      { amountMinor: 100, clock: virtualNow, energies: ['gas', 'heat'], capacityW: 40_000 },
+    );
     await waitFor(
       () =>
         engine.ledgerState.registry.participants[buyer.id]?.status === 'approved' &&
@@ -478,8 +450,7 @@ describe('heat and gas contracts end to end: simulated heat and gas meters, real
       terms('heat', 'heat', 250, 40, 20, 'aGVhdC1lMmUtY29udHJhY3Q'),
       terms('gas', 'gas', 400, 30, 24, 'Z2FzLWUyZS1jb250cmFjdA'),
     ]) {
-      const signed = signContract(signContract(c, seller.id, seller.secretKey), buyer.id, buyer.secretKey);
-      const r = await postJson('/v1/contracts', signed);
+      const r = await postJson('/v1/contracts', signBothParties(c, seller, buyer));
       expect(r.status, JSON.stringify(r.body)).toBe(201);
       ids[c.energy as 'heat' | 'gas'] = r.body.contract as string;
     }

@@ -1,5 +1,6 @@
 // Shared pieces of the hub's tests: a hub on a temp dir with free ports, a gateway that signs
-// chained meter proofs with a real key, and a waiting MQTT receipt collector.
+// chained meter proofs with a real key, a waiting MQTT receipt collector, and hub-signed gateway
+// bindings appended straight to a ledger.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,8 +8,11 @@ import path from 'node:path';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import { type BrokerChoice, Hub, type HubOptions } from '../../hub/hub.js';
+import type { HubKey } from '../../hub/keys.js';
+import type { Ledger } from '../../hub/ledger/ledger.js';
 import { b64url, gatewayIdOf, generateSecretKey, messageHashB64, publicKeyOf } from '../../protocol/index.js';
 import {
+  GATEWAY_BINDING_TYP,
   METER_PROOF_TYP,
   type MeterProof,
   type Receipt,
@@ -67,6 +71,30 @@ export async function postEnroll(httpUrl: string, body: unknown): Promise<{ stat
     body: JSON.stringify(body),
   });
   return { status: res.status, body: await res.json() };
+}
+
+/**
+ * Binds each gateway to `site` as enrolment does: one hub-signed gateway binding per gateway,
+ * appended to the ledger at `at` (for tests that build the ledger without the enrolment API).
+ */
+export function bindGateways(
+  ledger: Ledger,
+  hubKey: HubKey,
+  gateways: readonly { id: string; publicKey: Uint8Array }[],
+  at: number,
+  site = 'home',
+): void {
+  for (const g of gateways) {
+    const jws = signMessage(
+      GATEWAY_BINDING_TYP,
+      hubKey.hubId,
+      { gw: g.id, publicKey: b64url.encode(g.publicKey), site, at },
+      hubKey.secretKey,
+    );
+    ledger.append([
+      { jws, typ: GATEWAY_BINDING_TYP, kid: hubKey.hubId, gw: null, seq: null, receivedMs: at },
+    ]);
+  }
 }
 
 /** Waits until `check` returns a value other than undefined, or fails after `ms`. */
