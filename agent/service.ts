@@ -91,7 +91,14 @@ export async function runAgent(opts: RunOptions): Promise<ExitCode> {
       ),
   });
   await agent.start();
-  const metrics = await serveAgentMetrics({ config: config.metrics, agent, polls, clock, log });
+  const metrics = await serveAgentMetrics({
+    config: config.metrics,
+    agent,
+    polls,
+    dispatch: dispatch.dispatcher,
+    clock,
+    log,
+  });
   void notifyReady(`polling ${sources.length} device(s) as ${identity.gatewayId}`);
   // Alive = a poll round finished recently (failed reads count: a dead meter is not a hung agent).
   // A round comes every poll interval (real time, so divided by an accelerated clock's scale);

@@ -12,12 +12,12 @@ import {
   type DispatchResponse,
   formatIssues,
   parseDispatchResponse,
-  type Reason,
 } from '../../protocol/messages/index.js';
 import type { Clock } from '../clock.js';
 import type { Outbox } from '../outbox.js';
 import { flexibilityContractOf } from './contracts.js';
 import { type HubKey, receiveCommand } from './receive.js';
+import { REFUSAL_CODES, type Refusal, type RefusalCode } from './refusals.js';
 import { checkCommand, checkLocalLimits, checkStateOfCharge, type LocalLimits } from './safety.js';
 import type { DispatchStore } from './store.js';
 
@@ -45,24 +45,49 @@ export interface AgentDispatcherDeps {
   onSigned?: (r: DispatchResponse) => void;
 }
 
+/** What dispatch has done since start (the agent's metrics read it; docs/agent-config.md, "metrics"). */
 export interface DispatchStats {
+  /** Every command message off the topic, readable or not. */
   received: number;
+  /** Commands answered `applied` (the setpoint written and read back). */
   applied: number;
   refused: number;
+  /** Refusals by code: every code is present, 0 until used. */
+  refusedBy: Record<RefusalCode, number>;
+  /** Unanswered: no contract to answer about. */
   unreadable: number;
+  /** Unanswered: the same command again (its first answer stands). */
   duplicates: number;
   contracts: number;
+  /** Setpoints handed back to self-consumption by the release at their command's end. */
+  reverted: number;
+  /** Setpoint writes that failed or read back something else: applying a command, releasing one. */
+  writeFailures: { apply: number; release: number };
+  /** The setpoint in force as last written, W (+ discharge, − charge); 0 for none. */
+  setpointW: number;
+  /** When the last command message arrived, agent-clock UTC ms; null before the first. */
+  lastCommandAt: number | null;
 }
 
-export class AgentDispatcher {
-  readonly stats: DispatchStats = {
+/** Stats before anything happened. */
+export function emptyDispatchStats(): DispatchStats {
+  return {
     received: 0,
     applied: 0,
     refused: 0,
+    refusedBy: Object.fromEntries(REFUSAL_CODES.map((c) => [c, 0])) as Record<RefusalCode, number>,
     unreadable: 0,
     duplicates: 0,
     contracts: 0,
+    reverted: 0,
+    writeFailures: { apply: 0, release: 0 },
+    setpointW: 0,
+    lastCommandAt: null,
   };
+}
+
+export class AgentDispatcher {
+  readonly stats: DispatchStats = emptyDispatchStats();
   private chain: Promise<void> = Promise.resolve();
   private readonly inFlight = new Set<string>();
   private release: { hash: string; cancel: () => void } | null = null;
@@ -124,6 +149,7 @@ export class AgentDispatcher {
   private async handle(text: string): Promise<void> {
     const { log, store, clock, gatewayId } = this.d;
     this.stats.received++;
+    this.stats.lastCommandAt = clock.now();
     const r = receiveCommand(text, this.d.hubKey());
     if (r.kind === 'unreadable') {
       this.stats.unreadable++;
@@ -195,6 +221,7 @@ export class AgentDispatcher {
     try {
       ({ appliedW } = await battery.setpoint(cmd.setpointW, revertSeconds));
     } catch (err) {
+      this.stats.writeFailures.apply++;
       return this.refuse(hash, cmd.nonce, cmd.contract, {
         code: 'write-failed',
         message: `writing the setpoint failed: ${(err as Error).message}`.slice(0, 500),
@@ -204,6 +231,7 @@ export class AgentDispatcher {
       { command: hash, contract: cmd.contract, setpointW: cmd.setpointW, appliedW },
       'dispatch setpoint written',
     );
+    this.stats.setpointW = appliedW;
     this.scheduleRelease(hash, cmd.end, battery);
     await this.after(this.d.measureAfterMs);
     let measuredW: number | undefined;
@@ -231,20 +259,28 @@ export class AgentDispatcher {
     const cancel = this.d.clock.at(end, () => {
       if (this.release?.hash !== hash) return;
       this.release = null;
+      // Either way no setpoint is in force after the end: the device's revert timer ends it too.
+      this.stats.setpointW = 0;
       battery.setpoint(0, 0).then(
-        () => this.d.log.info({ command: hash }, 'dispatch period over; battery back to self-consumption'),
-        (err) =>
+        () => {
+          this.stats.reverted++;
+          this.d.log.info({ command: hash }, 'dispatch period over; battery back to self-consumption');
+        },
+        (err) => {
+          this.stats.writeFailures.release++;
           this.d.log.warn(
             { command: hash, err: (err as Error).message },
             'releasing the battery failed; its revert timer will',
-          ),
+          );
+        },
       );
     });
     this.release = { hash, cancel };
   }
 
-  private refuse(hash: string, nonce: string | null, contract: string, reason: Reason): void {
+  private refuse(hash: string, nonce: string | null, contract: string, reason: Refusal): void {
     this.stats.refused++;
+    this.stats.refusedBy[reason.code]++;
     this.d.log.warn(
       { command: hash, contract, code: reason.code, reason: reason.message },
       'dispatch command refused',

@@ -8,15 +8,15 @@ import {
   type DispatchCommand,
   formatIssues,
   parseDispatchCommand,
-  type Reason,
 } from '../../protocol/messages/index.js';
 import type { HubKey } from '../contracts/market-match.js';
+import type { Refusal, RefusalCode } from './refusals.js';
 
 export type { HubKey } from '../contracts/market-match.js';
 
 export type ReceivedCommand =
   | { kind: 'ok'; hash: string; command: DispatchCommand }
-  | { kind: 'refuse'; hash: string; contract: string; gw: string; reason: Reason }
+  | { kind: 'refuse'; hash: string; contract: string; gw: string; reason: Refusal }
   | { kind: 'unreadable'; detail: string };
 
 const CONTRACT_ID = /^ct-[A-Za-z0-9_-]{43}$/;
@@ -29,7 +29,7 @@ export function receiveCommand(text: string, hub: HubKey | null): ReceivedComman
   const p = decoded.payload as { contract?: unknown; gw?: unknown } | null;
   const contract = typeof p?.contract === 'string' && CONTRACT_ID.test(p.contract) ? p.contract : undefined;
   const gw = typeof p?.gw === 'string' ? p.gw : '';
-  const refuse = (code: string, message: string): ReceivedCommand =>
+  const refuse = (code: RefusalCode, message: string): ReceivedCommand =>
     contract === undefined
       ? { kind: 'unreadable', detail: `${code}: ${message}` }
       : { kind: 'refuse', hash, contract, gw, reason: { code, message } };

@@ -2,11 +2,12 @@
 // gateway, fresh (not expired, not seen before), names a flexibility contract this gateway sells
 // from, inside its window and power; then the installer's opt-in and limits, and the battery's
 // state of charge. Each refusal has a stable code (docs/markets.md, "Dispatch", lists them).
-import type { DispatchCommand, FlexibilityContract, Reason } from '../../protocol/messages/index.js';
+import type { DispatchCommand, FlexibilityContract } from '../../protocol/messages/index.js';
+import type { Refusal, RefusalCode } from './refusals.js';
 
-export type Check<T = void> = { ok: true; value: T } | { ok: false; reason: Reason };
+export type Check<T = void> = { ok: true; value: T } | { ok: false; reason: Refusal };
 
-const refuse = (code: string, message: string): { ok: false; reason: Reason } => ({
+const refuse = (code: RefusalCode, message: string): { ok: false; reason: Refusal } => ({
   ok: false,
   reason: { code, message },
 });

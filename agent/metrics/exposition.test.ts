@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { AgentStatus } from '../agent.js';
+import { type DispatchStats, emptyDispatchStats } from '../dispatch/dispatcher.js';
+import { REFUSAL_CODES } from '../dispatch/refusals.js';
 import { escapeLabel, renderMetrics } from './exposition.js';
 import { PollCounter } from './poll-counter.js';
 import { parseListen } from './server.js';
@@ -57,7 +60,13 @@ describe('agent metrics exposition', () => {
     });
     await expect(failing.read()).rejects.toThrow('timeout');
     await failing.describe();
-    const text = renderMetrics({ status: status(), polls: polls.counts, now: 60_000, rssBytes: 1234 });
+    const text = renderMetrics({
+      status: status(),
+      polls: polls.counts,
+      dispatch: emptyDispatchStats(),
+      now: 60_000,
+      rssBytes: 1234,
+    });
     const s = samples(text);
     expect(s.get('wattproof_agent_outbox_pending')).toBe(7);
     expect(s.get('wattproof_agent_outbox_oldest_age_seconds')).toBe(50);
@@ -86,6 +95,7 @@ describe('agent metrics exposition', () => {
       renderMetrics({
         status: status({ lastReceipt: null, broker: null, clock: { synchronised: false, lastJumpAt: null } }),
         polls: new Map(),
+        dispatch: emptyDispatchStats(),
         now: 60_000,
         rssBytes: 0,
       }),
@@ -93,6 +103,95 @@ describe('agent metrics exposition', () => {
     expect(s.has('wattproof_agent_last_receipt_age_seconds')).toBe(false);
     expect(s.get('wattproof_agent_mqtt_connected')).toBe(0);
     expect(s.get('wattproof_agent_clock_synchronised')).toBe(0);
+  });
+
+  it('writes every dispatch series at 0 before the first command, the last-command time absent', () => {
+    const s = samples(
+      renderMetrics({
+        status: status(),
+        polls: new Map(),
+        dispatch: emptyDispatchStats(),
+        now: 0,
+        rssBytes: 0,
+      }),
+    );
+    const dispatch = [...s].filter(([k]) => k.startsWith('wattproof_agent_dispatch_'));
+    // received, applied, one per refusal code, 2 unanswered, reverted, 2 write stages, setpoint.
+    expect(dispatch).toHaveLength(2 + REFUSAL_CODES.length + 2 + 1 + 2 + 1);
+    expect(dispatch.every(([, v]) => v === 0)).toBe(true);
+    for (const code of REFUSAL_CODES)
+      expect(s.get(`wattproof_agent_dispatch_commands_refused_total{reason="${code}"}`)).toBe(0);
+    expect(s.has('wattproof_agent_dispatch_last_command_timestamp_seconds')).toBe(false);
+  });
+
+  it('moves each dispatch series with its own stat and no other', () => {
+    const render = (d: DispatchStats) =>
+      samples(renderMetrics({ status: status(), polls: new Map(), dispatch: d, now: 0, rssBytes: 0 }));
+    const zero = render(emptyDispatchStats());
+    /** The dispatch series that differ from the all-zero rendering, with their values. */
+    const moved = (change: (d: DispatchStats) => void) => {
+      const d = emptyDispatchStats();
+      change(d);
+      const out: Record<string, number> = {};
+      for (const [k, v] of render(d))
+        if (k.startsWith('wattproof_agent_dispatch_') && zero.get(k) !== v) out[k] = v;
+      return out;
+    };
+    const P = 'wattproof_agent_dispatch_';
+    expect(moved((d) => (d.received = 3))).toEqual({ [`${P}commands_received_total`]: 3 });
+    expect(moved((d) => (d.applied = 2))).toEqual({ [`${P}commands_applied_total`]: 2 });
+    expect(
+      moved((d) => {
+        d.refused = 5;
+        d.refusedBy['soc-too-low'] = 4;
+        d.refusedBy['write-failed'] = 1;
+      }),
+    ).toEqual({
+      [`${P}commands_refused_total{reason="soc-too-low"}`]: 4,
+      [`${P}commands_refused_total{reason="write-failed"}`]: 1,
+    });
+    expect(moved((d) => (d.unreadable = 1))).toEqual({
+      [`${P}commands_unanswered_total{why="unreadable"}`]: 1,
+    });
+    expect(moved((d) => (d.duplicates = 2))).toEqual({
+      [`${P}commands_unanswered_total{why="duplicate"}`]: 2,
+    });
+    expect(moved((d) => (d.reverted = 1))).toEqual({ [`${P}reverted_total`]: 1 });
+    expect(moved((d) => (d.writeFailures.apply = 1))).toEqual({
+      [`${P}write_failures_total{stage="apply"}`]: 1,
+    });
+    expect(moved((d) => (d.writeFailures.release = 2))).toEqual({
+      [`${P}write_failures_total{stage="release"}`]: 2,
+    });
+    expect(moved((d) => (d.setpointW = -1500))).toEqual({ [`${P}setpoint_watts`]: -1500 });
+    expect(moved((d) => (d.lastCommandAt = 1_768_442_400_500))).toEqual({
+      [`${P}last_command_timestamp_seconds`]: 1_768_442_400.5,
+    });
+    // Contracts kept are not a dispatch series of their own.
+    expect(moved((d) => (d.contracts = 1))).toEqual({});
+  });
+
+  it('documents every family it writes in the metrics table of docs/agent-config.md', () => {
+    const d = emptyDispatchStats();
+    d.lastCommandAt = 1;
+    const text = renderMetrics({ status: status(), polls: new Map(), dispatch: d, now: 60_000, rssBytes: 0 });
+    const doc = readFileSync(new URL('../../docs/agent-config.md', import.meta.url), 'utf8');
+    const rows = new Map<string, string>();
+    for (const m of doc.matchAll(/^\| `([a-z_]+)(?:\{([a-z_,]+)\})?` +\| (gauge|counter) /gm))
+      rows.set(m[1] as string, `${m[3]} {${m[2] ?? ''}}`);
+    const written = new Map<string, { type: string; labels: Set<string> }>();
+    for (const line of text.split('\n')) {
+      const t = /^# TYPE (\S+) (\S+)$/.exec(line);
+      if (t) written.set(t[1] as string, { type: t[2] as string, labels: new Set() });
+      else if (line && !line.startsWith('#')) {
+        const name = line.split(/[{ ]/)[0] as string;
+        for (const l of line.matchAll(/([a-z_]+)="/g)) written.get(name)?.labels.add(l[1] as string);
+      }
+    }
+    for (const [name, w] of written)
+      expect(rows.get(name), `${name} in docs/agent-config.md`).toBe(
+        `${w.type} {${[...w.labels].join(',')}}`,
+      );
   });
 
   it('escapes label values and parses listen addresses', () => {

@@ -2,6 +2,8 @@
 // dozen lines, where a metrics library would cost the agent memory it does not have. Pure: the
 // caller passes what the agent knows right now.
 import type { AgentStatus } from '../agent.js';
+import type { DispatchStats } from '../dispatch/dispatcher.js';
+import { REFUSAL_CODES } from '../dispatch/refusals.js';
 import type { PollCounts } from './poll-counter.js';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -13,6 +15,8 @@ export interface MetricsSnapshot {
   status: AgentStatus;
   /** Reads per device since start, and how many of them failed. */
   polls: ReadonlyMap<string, PollCounts>;
+  /** What dispatch has done since start. */
+  dispatch: DispatchStats;
   /** The agent's clock now, UTC ms (ages are measured on it, so accelerated time stays coherent). */
   now: number;
   /** Resident set size of the process, bytes. */
@@ -164,6 +168,7 @@ export function renderMetrics(s: MetricsSnapshot): string {
     'Fulfilment events signed since start.',
     st.contracts.eventsSigned,
   );
+  writeDispatch(w, s.dispatch);
   w.one(
     `${P}event_loop_delay_max_seconds`,
     'gauge',
@@ -172,4 +177,61 @@ export function renderMetrics(s: MetricsSnapshot): string {
   );
   w.one('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', s.rssBytes);
   return w.text();
+}
+
+/** Dispatch commands and the battery they move. Labels come from closed lists (bounded series). */
+function writeDispatch(w: Writer, d: DispatchStats): void {
+  w.one(
+    `${P}dispatch_commands_received_total`,
+    'counter',
+    'Dispatch command messages received (readable or not).',
+    d.received,
+  );
+  w.one(
+    `${P}dispatch_commands_applied_total`,
+    'counter',
+    'Dispatch commands applied: setpoint written, read back and answered applied.',
+    d.applied,
+  );
+  w.family(
+    `${P}dispatch_commands_refused_total`,
+    'counter',
+    'Dispatch commands answered with a signed refusal, by refusal code.',
+  );
+  for (const code of REFUSAL_CODES)
+    w.sample(`${P}dispatch_commands_refused_total`, d.refusedBy[code], { reason: code });
+  w.family(
+    `${P}dispatch_commands_unanswered_total`,
+    'counter',
+    'Dispatch commands left unanswered: unreadable, or a duplicate of one already answered.',
+  )
+    .sample(`${P}dispatch_commands_unanswered_total`, d.unreadable, { why: 'unreadable' })
+    .sample(`${P}dispatch_commands_unanswered_total`, d.duplicates, { why: 'duplicate' });
+  w.one(
+    `${P}dispatch_reverted_total`,
+    'counter',
+    "Setpoints handed back to self-consumption at their command's end.",
+    d.reverted,
+  );
+  w.family(
+    `${P}dispatch_write_failures_total`,
+    'counter',
+    'Battery setpoint writes that failed or read back something else, by stage.',
+  )
+    .sample(`${P}dispatch_write_failures_total`, d.writeFailures.apply, { stage: 'apply' })
+    .sample(`${P}dispatch_write_failures_total`, d.writeFailures.release, { stage: 'release' });
+  w.one(
+    `${P}dispatch_setpoint_watts`,
+    'gauge',
+    'Battery setpoint in force, W (+ discharge, - charge); 0 when none.',
+    d.setpointW,
+  );
+  // Absent before the first command, like the receipt age: "never" has no time.
+  if (d.lastCommandAt !== null)
+    w.one(
+      `${P}dispatch_last_command_timestamp_seconds`,
+      'gauge',
+      "When the last dispatch command arrived, Unix seconds on the agent's clock.",
+      d.lastCommandAt / 1000,
+    );
 }

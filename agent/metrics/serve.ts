@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { AgentStatus } from '../agent.js';
 import type { Clock } from '../clock.js';
+import type { DispatchStats } from '../dispatch/dispatcher.js';
 import { renderMetrics } from './exposition.js';
 import type { PollCounter } from './poll-counter.js';
 import { type MetricsServer, startMetricsServer } from './server.js';
@@ -10,6 +11,7 @@ import { type MetricsServer, startMetricsServer } from './server.js';
 export interface ServeAgentMetricsOptions {
   config: { enabled: boolean; listen: string };
   agent: { readonly status: AgentStatus };
+  dispatch: { readonly stats: DispatchStats };
   polls: PollCounter;
   clock: Clock;
   log: Logger;
@@ -22,6 +24,7 @@ export async function serveAgentMetrics(o: ServeAgentMetricsOptions): Promise<Me
       renderMetrics({
         status: o.agent.status,
         polls: o.polls.counts,
+        dispatch: o.dispatch.stats,
         now: o.clock.now(),
         rssBytes: process.memoryUsage.rss(),
       }),
