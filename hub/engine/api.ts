@@ -25,7 +25,7 @@ import { CONTRACT_STATUSES, type ContractRecord } from '../contracts/index.js';
 import { orderStatusOf } from '../markets/contract-fold.js';
 import { HubDispatcher, registerDispatchApi } from './dispatch.js';
 import { type Engine, EngineError, type EngineReceipt } from './engine.js';
-import { PriceHistory, parsePriceHistoryQuery } from './price-history.js';
+import { parsePriceHistoryQuery } from './price-history.js';
 
 export interface EngineApiDeps {
   engine: Engine;
@@ -449,25 +449,13 @@ export async function registerEngineApi<L extends FastifyBaseLogger>(
     }),
   );
 
-  // Every publication of one region and energy, from the ledger (price-history.ts). Its scan of
-  // the log starts now, in the background, so the first request does not wait for all of it.
-  const priceHistory = new PriceHistory(
-    { size: () => state().size, entryJws: (i) => engine.entryJws(i) },
-    engine.foldConfig.hubKids,
-  );
-  priceHistory
-    .catchUp()
-    .catch((err) =>
-      app.log.warn(
-        { event: 'price-history-scan-failed', err: (err as Error).message },
-        'price history scan stopped',
-      ),
-    );
+  // Every publication of one region and energy, from the index the engine's fold keeps
+  // (price-history.ts): a request reads only the leaves of its page.
   app.get(
     '/v1/prices/history',
-    route(async (req, reply) => {
+    route((req, reply) => {
       const q = parsePriceHistoryQuery(req.query as Record<string, unknown>);
-      return reply.send(await priceHistory.page(q));
+      return reply.send(engine.priceHistory(q));
     }),
   );
 }

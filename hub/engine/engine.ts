@@ -63,6 +63,13 @@ import { gateClosureOf, type MarketRules } from '../markets/rules.js';
 import { ownerOfGateway } from '../participants/registry.js';
 import { contractMessageOf, DELIVERED_STATUSES, gatewaysOf } from './contract-delivery.js';
 import type { HubDispatchPort } from './dispatch.js';
+import {
+  type PriceHistoryPage,
+  type PriceHistoryQuery,
+  PriceIndex,
+  priceHistoryPage,
+  pricePublicationOf,
+} from './price-history.js';
 import type { Reviewer } from './reviewer.js';
 import type { Rulings } from './rulings.js';
 
@@ -164,6 +171,8 @@ export class Engine {
   private readonly published = new Map<string, string>();
   /** The latest price publication per "region/energy", with its leaf. */
   private readonly prices = new Map<string, PricePublication & { index: number; jws: string }>();
+  /** Every price publication folded so far, by ledger index (GET /v1/prices/history). */
+  private readonly priceIndex = new PriceIndex();
   readonly counters = { appended: 0, refusedByFold: 0, rejected: 0, settlements: 0, activations: 0 };
 
   constructor(private readonly d: EngineDeps) {
@@ -206,6 +215,14 @@ export class Engine {
   /** The latest price publication of each region and energy type. */
   latestPrices(): (PricePublication & { index: number; jws: string })[] {
     return [...this.prices.values()].sort((a, b) => a.index - b.index);
+  }
+
+  /**
+   * One page of a region's and energy's price publications in log order, as far as the fold has
+   * gone: from the index the fold keeps, reading only the leaves on the page.
+   */
+  priceHistory(q: PriceHistoryQuery): PriceHistoryPage {
+    return priceHistoryPage(this.priceIndex, (i) => this.entryJws(i), q);
   }
 
   get marketState(): MarketFoldState {
@@ -287,6 +304,9 @@ export class Engine {
       this.published.set(k, JSON.stringify(pub.intervals));
       this.prices.set(k, { index: e.index, jws: e.jws, ...pub });
     }
+    // The history's index, built here so it is complete as far as the fold is and no one rescans.
+    const priced = pricePublicationOf(entry.typ, entry.kid, entry.payload, this.foldConfig.hubKids);
+    if (priced !== undefined) this.priceIndex.record(e.index, priced);
     // A contract that just became active goes to its gateways (whoever appended the activation).
     if (entry.typ === CONTRACT_ACTIVATION_TYP && outcome.status === 'applied' && outcome.contract) {
       const rec = this.state.contracts[outcome.contract];
