@@ -1,6 +1,7 @@
 // scan and read against a simulated home, over a real TCP socket and over a socat pseudo-terminal
-// pair: every device is found at its unit and base, every point decodes to what the device holds,
-// and the reader sends exactly the minimum number of requests, counted at the simulator.
+// pair: every device is found at its unit and base (the heat meter and the gas pulse module by
+// their profiles' identify rules), every point decodes to what the device holds, and the reader
+// sends exactly the minimum number of requests, counted at the simulator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModbusBus } from '../device-drivers/bus.js';
 import { decodePoint } from '../device-drivers/codec.js';
@@ -21,6 +22,8 @@ const UNITS: UnitSpec[] = [
   { unit: 2, kind: 'sunspec-meter', base: 0 },
   { unit: 3, kind: 'sunspec-battery', base: 50000 },
   { unit: 4, kind: 'sdm630' },
+  { unit: 5, kind: 'heat-meter' },
+  { unit: 6, kind: 'gas-meter' },
 ];
 const profiles = loadProfiles();
 
@@ -43,22 +46,43 @@ const expectedScan = [
     profile: null,
   },
   { unit: 4, base: null, models: [], manufacturer: 'Eastron', serial: null, profile: 'eastron-sdm630' },
+  {
+    unit: 5,
+    base: null,
+    models: [],
+    manufacturer: 'Itron',
+    model: 'CF Echo II',
+    serial: null,
+    profile: 'itron-cf-echo-ii',
+  },
+  {
+    unit: 6,
+    base: null,
+    models: [],
+    manufacturer: 'iSMA CONTROLLI',
+    model: 'SFAR-1M-4DI',
+    serial: null,
+    profile: 'isma-4di-gas',
+  },
 ];
 
 /**
- * The fewest requests that cover `points` (one function code), found independently of the
- * planner: a request may hold at most `max` registers and skip at most `gap` unused ones; points
+ * The fewest requests that cover `points`, found independently of the planner: a request reads one
+ * function code, may hold at most `max` registers and skip at most `gap` unused ones; points
  * sorted by address are covered greedily, which is optimal for intervals on a line.
  */
 function minimumRequests(points: readonly PointDef[], max: number, gap: number): number {
   let count = 0;
+  let fn = -1;
   let start = -1;
   let end = -1;
   for (const p of [...points].sort((a, b) => a.fn - b.fn || a.address - b.address)) {
-    const fits = start >= 0 && p.address - end <= gap && p.address + p.size - start <= max;
+    const fits = p.fn === fn && p.address - end <= gap && p.address + p.size - start <= max;
     if (!fits) {
       count++;
+      fn = p.fn;
       start = p.address;
+      end = p.address;
     }
     end = Math.max(end, p.address + p.size);
   }
@@ -76,15 +100,16 @@ function sharedCases(label: string, ctx: () => { sim: Simulator; bus: ModbusBus 
     const { bus } = ctx();
     const progress: string[] = [];
     const result = await scanBus(bus, {
-      units: [1, 2, 3, 4, 5, 6],
+      units: [1, 2, 3, 4, 5, 6, 7],
       profiles,
       onProgress: (e) => progress.push(e.kind),
     });
     expect(result.devices).toMatchObject(expectedScan);
     for (const d of result.devices.slice(0, 3)) expect(d.serial).toMatch(/^SIM(INV|MTR|BAT)-0001-00\d$/);
     expect(result.unknown).toEqual([]);
-    expect(progress.filter((k) => k === 'unit')).toHaveLength(6);
-    expect(progress.filter((k) => k === 'found')).toHaveLength(4);
+    expect(progress.filter((k) => k === 'unit')).toHaveLength(7);
+    expect(progress.filter((k) => k === 'found')).toHaveLength(6);
+    expect(progress.filter((k) => k === 'silent')).toHaveLength(1);
   });
 
   it(`${label}: read decodes every point of every device to what the device holds`, async () => {
@@ -128,8 +153,17 @@ function sharedCases(label: string, ctx: () => { sim: Simulator; bus: ModbusBus 
     }
     // SunSpec chains are contiguous: 1+103+160 (2 modules) = 68 + 52 + 50 registers → 2 requests;
     // 1+203 = 68 + 107 → 2; 1+124+802 = 68 + 26 + 64 → 2. The SDM630 (80 registers per request, gaps
-    // up to 16): 0x00-0x4F in one, then 0xC8-0xCD, 0xE0-0xE1 (18 apart) and 0x156-0x159 → 4.
-    expect(figures).toEqual({ 'sunspec-inverter': 2, 'sunspec-meter': 2, 'sunspec-battery': 2, sdm630: 4 });
+    // up to 16): 0x00-0x4F in one, then 0xC8-0xCD, 0xE0-0xE1 (18 apart) and 0x156-0x159 → 4. The
+    // heat meter's card: holding 0-17 in one (22 per request). The gas module: input registers 0 and
+    // 50 apart (no gaps read), the counters at holding 52-55 → 3.
+    expect(figures).toEqual({
+      'sunspec-inverter': 2,
+      'sunspec-meter': 2,
+      'sunspec-battery': 2,
+      sdm630: 4,
+      'heat-meter': 1,
+      'gas-meter': 3,
+    });
   });
 }
 

@@ -246,6 +246,49 @@ describe('identifyProfiles', () => {
 
     expect(await identifyProfiles(new SparseDevice(), 1, profiles)).toEqual([]);
   });
+
+  it('matches an iSMA 4DI by the type byte of its Version/Type word, whatever its firmware', async () => {
+    const module = (versionType: number) => {
+      const dev = new SparseDevice();
+      dev.write(4, 0, [versionType, 7]); // Version/Type, module address
+      dev.write(3, 52, encodePoint({ type: 'uint32', wordOrder: 'little' }, 123_456));
+      return dev;
+    };
+    const names = async (dev: RegisterSource) =>
+      (await identifyProfiles(dev, 7, profiles)).map((p) => p.name);
+    // High byte: firmware × 10 (3.1, 4.0, 5.2); low byte: the type, 42 = SfAR-1M-4DI.
+    for (const firmware of [31, 40, 52])
+      expect(await names(module((firmware << 8) | 42))).toEqual(['isma-4di-gas']);
+    // Other SfAR types: 45 (4DI-M), 44 (4DO), 43 (2DI2DO); and 42 in the high byte alone.
+    for (const other of [0x282d, 0x282c, 0x282b, 0x2a00]) expect(await names(module(other))).toEqual([]);
+    // A counter beyond any gas meter's index (10^8 pulses) is not a gas counter.
+    const big = module(0x282a);
+    big.write(3, 52, encodePoint({ type: 'uint32', wordOrder: 'little' }, 100_000_000));
+    expect(await names(big)).toEqual([]);
+  });
+
+  it('matches an Itron CF Echo II card by a plausible serial and water temperatures, not an alarm', async () => {
+    const itron = findProfile('itron-cf-echo-ii');
+    const card = (values: Partial<Record<string, number>>) => {
+      const dev = new SparseDevice();
+      dev.write(3, 0, new Uint16Array(18));
+      const all = { serial_number: 6_123_456, flow_temperature: 70.2, return_temperature: 41.5, ...values };
+      for (const [name, v] of Object.entries(all)) dev.set(point(itron, name), v as number);
+      return dev;
+    };
+    const names = async (dev: RegisterSource) =>
+      (await identifyProfiles(dev, 1, profiles)).map((p) => p.name);
+    expect(await names(card({}))).toEqual(['itron-cf-echo-ii']);
+    expect(await names(card({ flow_temperature: 6.5, return_temperature: 12 }))).toEqual([
+      'itron-cf-echo-ii',
+    ]);
+    // 999999 is the card's alarm value; 0 is "not available"; an SDM630's system type (3) at 10.
+    expect(await names(card({ flow_temperature: 99_999.9 }))).toEqual([]);
+    expect(await names(card({ serial_number: 0 }))).toEqual([]);
+    const sdmLike = card({});
+    sdmLike.write(3, 10, encodePoint({ type: 'float32' }, 3));
+    expect(await names(sdmLike)).toEqual([]);
+  });
 });
 
 // ---- bad profiles ---------------------------------------------------------------------------

@@ -685,6 +685,13 @@ export const SFAR_4DI_REGISTERS = {
   captured1: 60,
 } as const;
 
+/**
+ * The Version/Type word (input register 0): firmware version × 10 in the high byte, module type in
+ * the low byte (42 = SfAR-1M-4DI), as iSMA decodes it. The simulated module runs firmware 4.0.
+ */
+export const SFAR_4DI_TYPE = 42;
+export const SFAR_4DI_VERSION_TYPE = (40 << 8) | SFAR_4DI_TYPE;
+
 export const GAS_DM3_PER_PULSE = 10;
 
 const UINT32_LOW_FIRST = { type: 'uint32', wordOrder: 'little', sentinels: 'none' } as const;
@@ -713,7 +720,7 @@ export class GasMeterDevice implements SimDevice {
       new TotalCounter(() => t.takenDm3, startPulses * GAS_DM3_PER_PULSE),
       new TotalCounter(() => t.fedInDm3, 0),
     ];
-    this.bank.set('input', SFAR_4DI_REGISTERS.versionType, [0x0310]);
+    this.bank.set('input', SFAR_4DI_REGISTERS.versionType, [SFAR_4DI_VERSION_TYPE]);
     this.bank.set('input', SFAR_4DI_REGISTERS.moduleAddress, [ctx.unit]);
     this.bank.set('holding', SFAR_4DI_REGISTERS.baudRate, [3, 0, 0, 0, 0, 0, 0]); // 2..8: link settings
     this.bank.set('holding', 32, new Uint16Array(6)); // packet statistics
