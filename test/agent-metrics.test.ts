@@ -5,6 +5,7 @@ import { appendFileSync, readdirSync, readFileSync, readlinkSync, writeFileSync 
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAgentConfig } from '../agent/config.js';
+import { REFUSAL_CODES } from '../agent/dispatch/refusals.js';
 import { verifyJws } from '../protocol/index.js';
 import { TELEMETRY_TYP, type TelemetryBatch } from '../protocol/messages/index.js';
 import { topics } from '../protocol/topics.js';
@@ -150,6 +151,36 @@ describe('agent metrics (real agent process, real Mosquitto, simulated devices)'
 
       await waitFor(() => reported.length > 0, 'the outbox depth in telemetry', 20_000);
       expect(reported.every((n) => Number.isSafeInteger(n) && n >= 0)).toBe(true);
+
+      // Dispatch before any command: every series there at 0 (received, applied, a refusal count
+      // per code, 2 unanswered, reverted, 2 write stages, the setpoint), no last-command time.
+      const D = 'wattproof_agent_dispatch_';
+      const dispatchSeries = [...working].filter(([k]) => k.startsWith(D));
+      expect(dispatchSeries).toHaveLength(8 + REFUSAL_CODES.length);
+      expect(dispatchSeries.filter(([, v]) => v !== 0)).toEqual([]);
+      expect(working.has(`${D}last_command_timestamp_seconds`)).toBe(false);
+      // A command the agent cannot read reaches the dispatcher's figures through the running agent.
+      await watcher.publishAsync(
+        topics.command(gw.identity.gatewayId, 'dispatch'),
+        'not a dispatch command',
+        {
+          qos: 1,
+        },
+      );
+      const commanded = await waitFor(
+        async () => {
+          const s = await scrape();
+          return s.get(`${D}commands_received_total`) === 1 ? s : undefined;
+        },
+        'the dispatch command counted',
+        20_000,
+        200,
+      );
+      expect(commanded.get(`${D}commands_unanswered_total{why="unreadable"}`)).toBe(1);
+      expect(commanded.get(`${D}commands_applied_total`)).toBe(0);
+      expect(commanded.get(`${D}last_command_timestamp_seconds`)).toBeGreaterThanOrEqual(
+        Math.floor(origin / 1000),
+      );
       watcher.end(true);
 
       // Broker down: disconnected, the outbox grows, the last receipt ages.
