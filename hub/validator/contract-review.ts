@@ -152,6 +152,90 @@ export function peakFlexibilityPower(
   return { dischargeW, chargeW };
 }
 
+/** The holding contracts of both products, and their sums, at the instant the connection peaks. */
+export interface CombinedPeak {
+  /** Energy contracts' average power, W, as an exact fraction num/den. */
+  energy: { num: bigint; den: bigint };
+  /** The most flexibility power that can be called for at once: max(Σ discharge, Σ charge), W. */
+  flexibilityW: number;
+  /** energy + flexibilityW, as an exact fraction num/den. */
+  num: bigint;
+  den: bigint;
+  at: number;
+  /** The contracts in force at `at` besides `c`, by product, ids sorted. */
+  energyIds: string[];
+  flexibilityIds: string[];
+}
+
+/**
+ * The seller's highest combined power (W) over `c`'s window when `c` is added to its other holding
+ * contracts of both products: energy contracts at their committed average power (as
+ * peakCommittedPower counts it) plus the most flexibility power that can be called for at once
+ * (as peakFlexibilityPower counts it, the larger direction). The sums change only at a contract's
+ * start or end, so the peak is at `c`'s start or at another contract's start inside its window.
+ */
+export function peakCombinedPower(c: Contract, state: LedgerState, excludeId?: string): CombinedPeak {
+  interface Held {
+    id: string | undefined;
+    c: Contract;
+    start: number;
+    end: number;
+  }
+  const own: Held = { id: undefined, c, start: c.window.start, end: c.window.end };
+  const others: Held[] = Object.values(state.contracts)
+    .filter((r) => r.id !== excludeId && r.contract.seller === c.seller && HOLDING.includes(r.status))
+    .map((r) => ({
+      id: r.id,
+      c: r.contract,
+      start: r.contract.window.start,
+      end: r.status === 'stopping' && r.stop !== null ? r.stop.endsAt : r.contract.window.end,
+    }))
+    .filter((o) => o.start < own.end && own.start < o.end);
+  const instants = [own.start, ...others.map((o) => o.start).filter((t) => t > own.start && t < own.end)];
+  let best: CombinedPeak | undefined;
+  for (const t of instants) {
+    const active = [own, ...others.filter((o) => o.start <= t && t < o.end)];
+    const energy = active.map((a) => powerOf(a.c)).filter((p) => p !== undefined);
+    let den = 1n;
+    for (const e of energy) den = (den / gcd(den, e.ms)) * e.ms;
+    let energyNum = 0n;
+    for (const e of energy) energyNum += e.wh * MS_PER_HOUR * (den / e.ms);
+    let dischargeW = 0;
+    let chargeW = 0;
+    for (const a of active)
+      if (a.c.product === 'flexibility') {
+        dischargeW += a.c.maxDischargeW;
+        chargeW += a.c.maxChargeW;
+      }
+    const flexibilityW = Math.max(dischargeW, chargeW);
+    const num = energyNum + BigInt(flexibilityW) * den;
+    if (best === undefined || num * best.den > best.num * den) {
+      const idsOf = (product: Contract['product']) =>
+        active
+          .filter((a) => a !== own && a.c.product === product)
+          .map((a) => a.id as string)
+          .sort();
+      best = {
+        energy: { num: energyNum, den },
+        flexibilityW,
+        num,
+        den,
+        at: t,
+        energyIds: idsOf('energy'),
+        flexibilityIds: idsOf('flexibility'),
+      };
+    }
+  }
+  return best as CombinedPeak;
+}
+
+/** A power fraction in W for a message: whole, or with up to three decimals (rounded down). */
+function wattsText(num: bigint, den: bigint): string {
+  const whole = num / den;
+  const milli = ((num % den) * 1000n) / den;
+  return milli === 0n ? `${whole}` : `${whole}.${milli.toString().padStart(3, '0').replace(/0+$/, '')}`;
+}
+
 export interface ContractReviewOptions {
   /** The ledger's currency. */
   currency: string;
@@ -219,6 +303,23 @@ export function contractRuleFailures(
   }
 
   if (c.product === 'flexibility') flexibilityFailures(c, state, policy, opts, add);
+
+  // With one product only, the combined sum is the per-product rule's own; it adds a reason only
+  // where the products together exceed what each passes on its own.
+  if (
+    seller !== undefined &&
+    policy.contracts.capacityAcrossProducts === true &&
+    !reasons.some((r) => r.code === 'capacity-exceeded')
+  ) {
+    const peak = peakCombinedPower(c, state, opts.contractId);
+    if (peak.num > BigInt(seller.capacityW) * peak.den) {
+      const list = (ids: string[]) => (ids.length === 0 ? 'none' : ids.join(', '));
+      add(
+        'capacity-exceeded',
+        `from ${new Date(peak.at).toISOString()} this ${c.product} contract with the seller's other contracts in force (energy: ${list(peak.energyIds)}; flexibility: ${list(peak.flexibilityIds)}) would need ${wattsText(peak.energy.num, peak.energy.den)} W of contracted energy on average plus ${peak.flexibilityW} W of flexibility that can be called for, ${wattsText(peak.num, peak.den)} W in all, above its registered capacity of ${seller.capacityW} W`,
+      );
+    }
+  }
 
   if (c.product === 'energy') {
     const band = rules.prices[c.energy];

@@ -66,6 +66,12 @@ describe('validator policy file', () => {
     ]);
   });
 
+  it('tells a key of the wrong type from a missing one', () => {
+    const p = clone();
+    (p.contracts as Record<string, unknown>)['buyerDepositCoversPayment'] = 'yes';
+    expect(problems(p)).toEqual(['contracts.buyerDepositCoversPayment: must be true or false']);
+  });
+
   it('names a bad value with the allowed ones', () => {
     const p = clone();
     (p.registration.roles as Record<string, unknown>)['landlord'] = { energies: {} };

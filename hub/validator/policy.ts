@@ -102,6 +102,12 @@ const structure = z.strictObject({
     buyerDepositCoversPayment: z.boolean('must be true or false').default(true),
     /** Price bounds of flexibility contracts. Absent: their prices are not bounded. */
     flexibility: flexibilityPrices.optional(),
+    /**
+     * true: the capacity rule adds up a seller's energy and flexibility contracts over each window
+     * (docs/validator.md, "Capacity"). Absent or false: each product is checked on its own, as
+     * policies written before the key were; no default is filled in, so their hash stays the same.
+     */
+    capacityAcrossProducts: z.boolean('must be true or false').optional(),
     /** Contracts above this many Wh over their window go to a person. Absent: none. */
     humanReviewAboveWh: z.int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
   }),
@@ -197,7 +203,8 @@ function crossProblems(p: ValidatorPolicy): string[] {
 
 /** Checks a parsed (YAML or JSON) value; throws PolicyError naming every bad key. */
 export function parsePolicy(raw: unknown, where = 'validator policy'): ValidatorPolicy {
-  const r = structure.safeParse(raw);
+  // reportInput: so a key given with a wrong type is told apart from a missing one (issueText).
+  const r = structure.safeParse(raw, { reportInput: true });
   if (!r.success) throw new PolicyError(where, r.error.issues.map(issueText));
   const problems = crossProblems(r.data);
   if (problems.length > 0) throw new PolicyError(where, problems);
