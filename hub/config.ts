@@ -53,10 +53,14 @@ export const hubConfigSchema = z.strictObject({
       gapWaitMs: z.int().min(0).default(30_000),
       maxPendingPerGateway: z.int().min(1).default(1000),
       /**
-       * Worker threads that verify signatures and schemas; 0 = on the main thread. Measure before
-       * raising it: on a busy 2-core machine the hand-off cost more than it saved.
+       * Worker threads that verify signatures and schemas; 0 = on the main thread; "auto" = one
+       * fewer than the cores (at most 4), so the ledger keeps a core of its own.
        */
-      verifyWorkers: z.int().min(0).max(64).default(0),
+      verifyWorkers: z
+        .union([z.literal('auto'), z.int().min(0).max(64)], {
+          error: 'must be "auto" or a whole number of threads from 0 to 64',
+        })
+        .default('auto'),
     })
     .prefault({}),
   http: z

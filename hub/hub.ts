@@ -3,6 +3,7 @@
 // dependencies here and nowhere else; stop() shuts them down in reverse order.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
@@ -99,6 +100,14 @@ export interface HubOptions {
   log: Logger;
 }
 
+/**
+ * Verify threads for `ingest.verifyWorkers: auto`: one fewer than the cores, at most 4. Signature
+ * checks are most of a proof's cost; the main thread keeps the ledger, MQTT and HTTP.
+ */
+export function autoVerifyWorkers(cores = availableParallelism()): number {
+  return Math.max(0, Math.min(4, cores - 1));
+}
+
 export function hubOptionsFromConfig(c: HubConfig, log: Logger): HubOptions {
   const ext = c.broker.external;
   const broker: BrokerChoice = ext
@@ -126,7 +135,7 @@ export function hubOptionsFromConfig(c: HubConfig, log: Logger): HubOptions {
     checkpointIntervalMs: c.ledger.checkpointIntervalMs,
     gapWaitMs: c.ingest.gapWaitMs,
     maxPendingPerGateway: c.ingest.maxPendingPerGateway,
-    verifyWorkers: c.ingest.verifyWorkers,
+    verifyWorkers: c.ingest.verifyWorkers === 'auto' ? autoVerifyWorkers() : c.ingest.verifyWorkers,
     http: { host: c.http.host, port: c.http.port },
     operatorToken:
       c.http.operatorToken ?? readSecretFile(c.http.operatorTokenFile as string, 'http.operatorTokenFile'),

@@ -5,12 +5,15 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { type BrokerChoice, Hub } from '../../hub/hub.js';
+import { parseHubConfig } from '../../hub/config.js';
+import { type BrokerChoice, Hub, hubOptionsFromConfig } from '../../hub/hub.js';
 
 export interface HubChildOptions {
   dataDir: string;
   broker: BrokerChoice;
   operatorToken: string;
+  /** Worker threads for signature checks (the hub's ingest.verifyWorkers). */
+  verifyWorkers?: number;
 }
 
 export interface HubUsage {
@@ -32,11 +35,19 @@ type Reply = { kind: 'usage'; usage: HubUsage } | { kind: 'stopped' };
 /** Starts the hub of `opts` in a child Node process and waits until it serves. */
 export function startHubProcess(opts: HubChildOptions): Promise<HubProcess> {
   const self = fileURLToPath(import.meta.url);
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', self, JSON.stringify(opts)], {
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
+  // WATTPROOF_BENCH_PROFILE=DIR writes the hub process's CPU profile there (for finding hot spots).
+  const profileDir = process.env.WATTPROOF_BENCH_PROFILE;
+  const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...profile, '--import', 'tsx', self, JSON.stringify(opts)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => {
+    if (process.env.WATTPROOF_BENCH_TRACE) process.stderr.write(c);
     stderr += c.toString('utf8');
   });
   const waiters: Array<(r: Reply) => void> = [];
@@ -81,21 +92,35 @@ async function main(): Promise<void> {
     { level: 'warn' },
     pino.destination({ dest: path.join(opts.dataDir, 'hub.log'), mkdir: true, sync: false }),
   );
-  // The defaults of the hub's config file (hub/config.ts), except the ports.
-  const hub = await Hub.start({
-    dataDir: opts.dataDir,
-    checkpointEvery: 256,
-    checkpointIntervalMs: 1000,
-    gapWaitMs: 30_000,
-    maxPendingPerGateway: 1000,
-    http: { host: '127.0.0.1', port: 0 },
-    operatorToken: opts.operatorToken,
-    broker: opts.broker,
-    tokenTtlMs: 3_600_000,
-    maxEnrolFailures: 10,
-    enrolFailureWindowMs: 600_000,
+  // The hub's config-file defaults (hub/config.ts), with a free HTTP port and the bench's broker.
+  const defaults = hubOptionsFromConfig(
+    parseHubConfig({ dataDir: opts.dataDir, http: { port: 0, operatorToken: opts.operatorToken } }, '/'),
     log,
+  );
+  const hub = await Hub.start({
+    ...defaults,
+    broker: opts.broker,
+    ...(opts.verifyWorkers !== undefined ? { verifyWorkers: opts.verifyWorkers } : {}),
   });
+  // WATTPROOF_BENCH_TRACE=1: a line a second on stderr with the hub's event-loop use and counts.
+  if (process.env.WATTPROOF_BENCH_TRACE) {
+    const { performance } = await import('node:perf_hooks');
+    let elu = performance.eventLoopUtilization();
+    let cpu = process.cpuUsage();
+    let at = performance.now();
+    setInterval(() => {
+      const wall = performance.now() - at;
+      at = performance.now();
+      const e = performance.eventLoopUtilization(elu);
+      elu = performance.eventLoopUtilization();
+      const c = process.cpuUsage(cpu);
+      cpu = process.cpuUsage();
+      const st = hub.stats.toJSON() as unknown as Record<string, number>;
+      process.stderr.write(
+        `trace wall=${(wall / 1000).toFixed(2)} elu=${e.utilization.toFixed(2)} cpu=${((c.user + c.system) / 1e6).toFixed(2)} accepted=${st.accepted} receipts=${st.receiptsSent}\n`,
+      );
+    }, 1000).unref();
+  }
   process.on('message', async (msg: string) => {
     if (msg === 'usage') {
       const u = process.cpuUsage();
