@@ -362,58 +362,69 @@ function schemaRefusal(typ: string, issues: { path: string; message: string }[])
   return done(refuseOutcome('schema', `not a valid ${typ}: ${detail}`));
 }
 
-function dispatch(state: LedgerState, e: LogEntry, config: FoldConfig): Dispatched {
-  switch (e.typ) {
-    case PARTICIPANT_APPLICATION_TYP: {
+type Handler = (state: LedgerState, e: LogEntry, config: FoldConfig) => Dispatched;
+
+/** What the fold does with each typ it reads; every other typ is ignored. */
+const HANDLERS: ReadonlyMap<string, Handler> = new Map<string, Handler>([
+  [
+    PARTICIPANT_APPLICATION_TYP,
+    (state, e) => {
       const p = parseParticipantApplication(e.payload);
       if (!p.ok) return schemaRefusal(e.typ, p.issues);
       return done(fromVerdict(applyApplication(state.registry, e.index, e.kid, p.value)));
-    }
-    case GATEWAY_BINDING_TYP: {
+    },
+  ],
+  [
+    GATEWAY_BINDING_TYP,
+    (state, e, config) => {
       if (!config.hubKids.includes(e.kid)) return done(notHub(e));
       const p = parseGatewayBinding(e.payload);
       if (!p.ok) return schemaRefusal(e.typ, p.issues);
       return done(fromVerdict(applyGatewayBinding(state.registry, e.index, p.value)));
-    }
-    case OPERATOR_CREDIT_TYP:
-      return onCredit(state, e, config);
-    case VALIDATOR_DECISION_TYP:
-      return onDecision(state, e, config);
-    case CONTRACT_TYP:
-      return onContractSignature(state, e);
-    case CONTRACT_ACTIVATION_TYP:
-      return onActivation(state, e, config);
-    case CONTRACT_CANCELLATION_TYP:
-      return onCancellation(state, e);
-    case METER_PROOF_TYP:
-      return onProof(state, e);
-    case FULFILMENT_TYP:
-      return onFulfilment(state, e);
-    case SETTLEMENT_TYP:
-      return onSettlement(state, e, config);
-    case CONTRACT_CLOSE_TYP:
-      return onClose(state, e, config);
-    case DEREGISTRATION_REQUEST_TYP: {
+    },
+  ],
+  [OPERATOR_CREDIT_TYP, onCredit],
+  [VALIDATOR_DECISION_TYP, onDecision],
+  [CONTRACT_TYP, onContractSignature],
+  [CONTRACT_ACTIVATION_TYP, onActivation],
+  [CONTRACT_CANCELLATION_TYP, onCancellation],
+  [METER_PROOF_TYP, onProof],
+  [FULFILMENT_TYP, onFulfilment],
+  [SETTLEMENT_TYP, onSettlement],
+  [CONTRACT_CLOSE_TYP, onClose],
+  [
+    DEREGISTRATION_REQUEST_TYP,
+    (state, e) => {
       const p = parseDeregistrationRequest(e.payload);
       if (!p.ok) return schemaRefusal(e.typ, p.issues);
       return done(fromVerdict(applyDeregistrationRequest(state.registry, e.index, e.kid, p.value)));
-    }
-    case DISPUTE_TYP:
-      return onDispute(state, e);
-    case COMPLAINT_TYP:
-      return onComplaint(state, e);
-    case ORDER_TYP:
-      return done(fromFold(recordOrder(state.orders, e)));
-    case MARKET_MATCH_TYP:
-      return onMarketMatch(state, e, config);
-    case DISPATCH_COMMAND_TYP:
+    },
+  ],
+  [DISPUTE_TYP, onDispute],
+  [COMPLAINT_TYP, onComplaint],
+  [ORDER_TYP, (state, e) => done(fromFold(recordOrder(state.orders, e)))],
+  [MARKET_MATCH_TYP, onMarketMatch],
+  [
+    DISPATCH_COMMAND_TYP,
+    (state, e, config) => {
       if (!config.hubKids.includes(e.kid)) return done(notHub(e));
       return done(fromFold(recordDispatchCommand(state, e)));
-    case DISPATCH_RESPONSE_TYP:
-      return done(fromFold(recordDispatchResponse(state, e)));
-    default:
-      return done({ status: 'ignored' });
-  }
+    },
+  ],
+  [DISPATCH_RESPONSE_TYP, (state, e) => done(fromFold(recordDispatchResponse(state, e)))],
+]);
+
+/**
+ * Whether the fold reads entries of this typ. An entry of any other typ is ignored whatever its
+ * payload (applyEntry only counts it), so a reader may skip decoding it (the engine's start-up fold).
+ */
+export function foldsTyp(typ: string): boolean {
+  return HANDLERS.has(typ);
+}
+
+function dispatch(state: LedgerState, e: LogEntry, config: FoldConfig): Dispatched {
+  const handler = HANDLERS.get(e.typ);
+  return handler === undefined ? done({ status: 'ignored' }) : handler(state, e, config);
 }
 
 function fromFold(v: { ok: boolean; contract?: string; code?: string; message?: string }): EntryOutcome {

@@ -97,6 +97,9 @@ function differences(expected: Record<string, unknown>, got: Record<string, unkn
     .map((k) => `${k}: expected ${canonicalText(expected[k] ?? null)}, got ${canonicalText(got[k] ?? null)}`);
 }
 
+/** The typs the market's fold reads: applyMarketEntry leaves every other entry alone. */
+export const MARKET_TYPS: readonly string[] = [ORDER_TYP, AUCTION_RESULT_TYP, MARKET_MATCH_TYP];
+
 /** Applies one entry if it is a market entry (order, auction result, market match). */
 export function applyMarketEntry(
   state: MarketFoldState,
