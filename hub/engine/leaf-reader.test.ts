@@ -73,7 +73,17 @@ const LEAVES: Record<string, string> = {
   'payload with an escaped character': `${h}.${enc('{"a":"\\u00e9"}')}.${s}`,
   'too large': `${h}.${enc(JSON.stringify('x'.repeat(MAX_JWS_BYTES)))}.${s}`,
   empty: '',
+  'a header as long as the size limit allows': hugeHeader(MAX_JWS_BYTES - 4),
+  'a header one character too long for the limit': hugeHeader(MAX_JWS_BYTES - 3),
 };
+
+/** A valid header whose segment has `n` characters, with the payload `0` and no signature. */
+function hugeHeader(n: number): string {
+  const json = (kid: string) => `{"alg":"EdDSA","kid":"${kid}","typ":"${METER_PROOF_TYP}"}`;
+  let kid = 'k'.repeat(Math.floor((n * 3) / 4) - json('').length - 2);
+  while (enc(json(kid)).length < n) kid += 'k';
+  return `${enc(json(kid))}.${enc('0')}.`;
+}
 
 describe('LeafReader: the same LogEntry as logEntryFromJws, faster', () => {
   it('reads every good and broken leaf as logEntryFromJws does', () => {
@@ -84,6 +94,13 @@ describe('LeafReader: the same LogEntry as logEntryFromJws, faster', () => {
         expect(reader.read(entryOf(7, jws)), `${what} (read ${round + 1})`).toEqual(logEntryFromJws(7, jws));
     }
     expect(reader.read(entryOf(0, proof))).toMatchObject({ typ: METER_PROOF_TYP, kid: K.gatewayA.id });
+    // The size limit is on the whole leaf: a leaf just inside it decodes, one just over does not.
+    const inside = LEAVES['a header as long as the size limit allows'] as string;
+    expect(inside.length).toBe(MAX_JWS_BYTES);
+    expect(reader.read(entryOf(0, inside))).toMatchObject({ payload: 0 });
+    expect(
+      reader.read(entryOf(0, LEAVES['a header one character too long for the limit'] as string)),
+    ).toBeUndefined();
     expect(reader.read(entryOf(0, `${h}.${p}==.${s}`))).toBeUndefined();
   });
 

@@ -23,8 +23,11 @@ import type { LogEntry } from '../contracts/fold.js';
 import type { Entry } from '../ledger/ledger.js';
 
 const SEGMENT = /^[A-Za-z0-9_-]*$/;
-/** base64url of the JSON text `null`: a valid payload to check a header segment with. */
-const NULL_PAYLOAD = 'bnVsbA';
+/**
+ * base64url of the JSON text `0`: a valid payload to check a header segment with, as short as any
+ * (so the header's leaf is never over the size limit when the real leaf is not).
+ */
+const SHORTEST_PAYLOAD = 'MA';
 /** More distinct headers than this (signers × typs) and the cache starts again. */
 const MAX_HEADERS = 100_000;
 
@@ -76,7 +79,7 @@ export class LeafReader {
   private header(segment: string): JwsHeader | null {
     let h = this.headers.get(segment);
     if (h === undefined) {
-      h = decodeJwsUnverified(`${segment}.${NULL_PAYLOAD}.`)?.header ?? null;
+      h = decodeJwsUnverified(`${segment}.${SHORTEST_PAYLOAD}.`)?.header ?? null;
       if (this.headers.size >= MAX_HEADERS) this.headers.clear();
       this.headers.set(segment, h);
     }
