@@ -56,7 +56,7 @@ const RUNS = mode.quick ? 1 : 5;
 /** One untimed run first (full mode): the engine ticks in a long-running, warmed-up process. */
 const WARMUP = mode.quick ? 0 : 1;
 /** Ticks averaged per figure for the cheap ticks (too short to time one by one). */
-const IDLE_TICKS = mode.quick ? 10 : 1_000;
+const IDLE_TICKS = mode.quick ? 10 : 100_000;
 const PROOF_TICKS = mode.quick ? 2 : 20;
 const Q = 900_000;
 const T = 1_767_225_600_000;
