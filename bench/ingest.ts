@@ -49,7 +49,13 @@ const brokerArg = process.argv.indexOf('--broker');
 const ONLY = brokerArg >= 0 ? process.argv[brokerArg + 1] : undefined;
 if (ONLY !== undefined && ONLY !== 'embedded' && ONLY !== 'mosquitto')
   throw new Error(`--broker: "${ONLY}" is neither embedded nor mosquitto`);
-const VERIFY_WORKERS = intOption('verify-workers', 0);
+/** `--verify-workers N` (0 = main thread); without it, the hub's default (ingest.verifyWorkers: auto). */
+const workersArg = process.argv.indexOf('--verify-workers');
+const VERIFY_WORKERS = workersArg >= 0 ? Number(process.argv[workersArg + 1]) : undefined;
+if (VERIFY_WORKERS !== undefined && !(Number.isSafeInteger(VERIFY_WORKERS) && VERIFY_WORKERS >= 0))
+  throw new Error(
+    `--verify-workers needs a whole number of threads (0 or more), got ${process.argv[workersArg + 1]}`,
+  );
 const HUB_PASSWORD = b64url.encode(crypto.getRandomValues(new Uint8Array(24)));
 const OPERATOR_TOKEN = b64url.encode(crypto.getRandomValues(new Uint8Array(32)));
 
@@ -174,6 +180,7 @@ interface BrokerResult {
   /** Mosquitto's CPU per 1000 proofs (undefined for the embedded broker, inside the hub). */
   brokerCpuPer1000: number | undefined;
   hubRssMiB: number;
+  verifyWorkers: number;
   rejected: number;
   rejectReasons: string;
 }
@@ -313,6 +320,7 @@ async function runAgainst(
       fleetCpuPer1000: ((fleetUsed.user + fleetUsed.system) / 1000 / (BURSTS * PER_BURST * GATEWAYS)) * 1000,
       brokerCpuPer1000: brokerPid ? (brokerCpuMs / (BURSTS * PER_BURST * GATEWAYS)) * 1000 : undefined,
       hubRssMiB: usage.rssBytes / 2 ** 20,
+      verifyWorkers: hub.verifyWorkers,
       rejected: fleet.rejected,
       rejectReasons: [...fleet.rejectReasons].map(([r, n]) => `${r} ${n}`).join(', '),
     };
@@ -355,7 +363,7 @@ const embedded =
             dataDir: path.join(dir, 'hub'),
             broker: { kind: 'embedded', host: '127.0.0.1', port: 0 },
             operatorToken: OPERATOR_TOKEN,
-            verifyWorkers: VERIFY_WORKERS,
+            ...(VERIFY_WORKERS !== undefined ? { verifyWorkers: VERIFY_WORKERS } : {}),
           });
           return { hub, stop: async () => undefined };
         },
@@ -402,7 +410,7 @@ const mosquitto =
                 mosquitto: { passwordFile, aclFile, pidFile },
               },
               operatorToken: OPERATOR_TOKEN,
-              verifyWorkers: VERIFY_WORKERS,
+              ...(VERIFY_WORKERS !== undefined ? { verifyWorkers: VERIFY_WORKERS } : {}),
             });
             return { hub, stop: () => broker.stop(), brokerPid: broker.pid() };
           } catch (err) {
@@ -431,7 +439,7 @@ for (const r of results) {
       runs: r.throughput.length,
       reference: ref,
       referenceValue: rawVerify,
-      note: `CPU per 1000 proofs: hub ${fmt(r.hubCpuPer1000)} ms, fleet ${fmt(r.fleetCpuPer1000)} ms${r.brokerCpuPer1000 !== undefined ? `, Mosquitto ${fmt(r.brokerCpuPer1000)} ms` : ' (the broker runs inside the hub)'}; hub RSS ${fmt(r.hubRssMiB)} MiB; setup: enrol ${fmt(r.setupMs.enrol / 1000)} s, connect ${fmt(r.setupMs.connect / 1000)} s${r.rejected ? `; REJECTED ${r.rejected}: ${r.rejectReasons}` : ''}`,
+      note: `CPU per 1000 proofs: hub ${fmt(r.hubCpuPer1000)} ms, fleet ${fmt(r.fleetCpuPer1000)} ms${r.brokerCpuPer1000 !== undefined ? `, Mosquitto ${fmt(r.brokerCpuPer1000)} ms` : ' (the broker runs inside the hub)'}; hub RSS ${fmt(r.hubRssMiB)} MiB; verify worker threads ${r.verifyWorkers}; setup: enrol ${fmt(r.setupMs.enrol / 1000)} s, connect ${fmt(r.setupMs.connect / 1000)} s${r.rejected ? `; REJECTED ${r.rejected}: ${r.rejectReasons}` : ''}`,
     },
     {
       what: `${r.broker}: the same, against what ${cores} cores can carry at these CPU costs per proof`,

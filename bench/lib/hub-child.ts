@@ -24,6 +24,8 @@ export interface HubUsage {
 
 export interface HubProcess {
   httpUrl: string;
+  /** The verify worker threads the hub runs with. */
+  verifyWorkers: number;
   brokerUrl: string;
   pid: number;
   usage(): Promise<HubUsage>;
@@ -66,7 +68,11 @@ export function startHubProcess(opts: HubChildOptions): Promise<HubProcess> {
       const nl = out.indexOf('\n');
       if (nl === -1) return;
       child.off('exit', onExit);
-      const ready = JSON.parse(out.slice(0, nl)) as { httpUrl: string; brokerUrl: string };
+      const ready = JSON.parse(out.slice(0, nl)) as {
+        httpUrl: string;
+        brokerUrl: string;
+        verifyWorkers: number;
+      };
       resolve({
         ...ready,
         pid: child.pid as number,
@@ -97,11 +103,8 @@ async function main(): Promise<void> {
     parseHubConfig({ dataDir: opts.dataDir, http: { port: 0, operatorToken: opts.operatorToken } }, '/'),
     log,
   );
-  const hub = await Hub.start({
-    ...defaults,
-    broker: opts.broker,
-    ...(opts.verifyWorkers !== undefined ? { verifyWorkers: opts.verifyWorkers } : {}),
-  });
+  const verifyWorkers = opts.verifyWorkers ?? defaults.verifyWorkers ?? 0;
+  const hub = await Hub.start({ ...defaults, broker: opts.broker, verifyWorkers });
   // WATTPROOF_BENCH_TRACE=1: a line a second on stderr with the hub's event-loop use and counts.
   if (process.env.WATTPROOF_BENCH_TRACE) {
     const { performance } = await import('node:perf_hooks');
@@ -133,7 +136,9 @@ async function main(): Promise<void> {
       process.send?.({ kind: 'stopped' }, () => process.exit(0));
     }
   });
-  process.stdout.write(`${JSON.stringify({ httpUrl: hub.httpUrl, brokerUrl: hub.brokerUrl })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ httpUrl: hub.httpUrl, brokerUrl: hub.brokerUrl, verifyWorkers })}\n`,
+  );
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
