@@ -108,6 +108,14 @@ export function prepareDatabase(db: Database.Database): void {
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
+  // Ingest dirties a random page of each index per append. A larger write-ahead log between
+  // checkpoints (64 MiB instead of SQLite's 4 MiB) copies a page rewritten many times only once
+  // and syncs the database file less often; the page cache keeps the indexes' hot pages. Both
+  // raised ingest by about a fifth (bench/ingest-core.ts). The log file is cut back after each
+  // checkpoint so it does not stay at its largest.
+  db.pragma('wal_autocheckpoint = 16384');
+  db.pragma('journal_size_limit = 67108864');
+  db.pragma('cache_size = -65536');
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > SCHEMA_VERSION) {
     throw new Error(
