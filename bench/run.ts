@@ -13,7 +13,7 @@ import { benchMode, machine, msSince } from './lib/report.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** The order they run in; any other bench/*.ts (e.g. congestion.ts) runs after these. */
-export const BENCH_ORDER = ['verify', 'ledger', 'modbus', 'ingest', 'agent', 'dashboard'];
+export const BENCH_ORDER = ['verify', 'ledger', 'modbus', 'ingest-core', 'ingest', 'agent', 'dashboard'];
 
 export function benchScripts(dir = here): string[] {
   const found = readdirSync(dir)
