@@ -3,18 +3,10 @@
 // auction. The congestion step is stood in by one validator-signed decision whose reasons the real
 // packer (congestionDecisionFields) makes: the point here is what the engine publishes, not how the
 // decision is computed (test/engine-congestion.test.ts runs the real step with HiGHS).
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import Database from 'better-sqlite3';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { LedgerState } from '../hub/contracts/fold.js';
 import { Engine } from '../hub/engine/engine.js';
-import { loadOrCreateHubKey } from '../hub/keys.js';
-import { Ledger } from '../hub/ledger/ledger.js';
 import { energyOrder, participant, Q, T0 } from '../hub/markets/example-orders.js';
-import { marketRules } from '../hub/markets/rules.js';
 import type { CongestionOutputs } from '../hub/validator/congestion/decision.js';
 import { congestionDecisionFields } from '../hub/validator/congestion-state.js';
 import { K } from '../hub/validator/fixtures.js';
@@ -26,6 +18,7 @@ import {
   type ValidatorDecision,
 } from '../protocol/messages/index.js';
 import { participantApplication } from './support/contract-fixtures.js';
+import { auctionEngineDeps, auctionRules, tempLedger } from './support/engine-fixtures.js';
 
 const NODAL = { 'bus-2': 1400, 'bus-3': -2800, 'bus-s': 900 };
 const BUS_REGIONS = { 'bus-1': 'north', 'bus-2': 'north', 'bus-3': 'north', 'bus-s': 'south' };
@@ -58,32 +51,23 @@ function decision(interval: { start: number; end: number }, method: CongestionOu
 
 /** An auction world; `decide` lists the congestion decisions the stand-in step appends once. */
 function run(decide: (now: number) => string[]) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wattproof-engine-lmps-'));
-  const { key: hubKey } = loadOrCreateHubKey(path.join(dir, 'hub.key'));
-  const db = new Database(path.join(dir, 'ledger.db'));
-  const ledger = new Ledger(db, {
-    signer: { origin: 'test/lmps', secretKey: hubKey.secretKey, publicKey: hubKey.publicKey },
-  });
-  const rules = marketRules({ currency: 'EUR', mode: 'auction' });
+  const temp = tempLedger('test/lmps');
+  const rules = auctionRules();
   let now = T0 - 3_600_000;
   let decided = false;
-  const engine = new Engine({
-    ledger,
-    hubKey,
-    config: { currency: 'EUR', settlementGraceMs: 60_000, tickMs: 0, market: rules },
-    clock: () => now,
-    publish: () => {},
-    log: pino({ level: 'silent' }),
-    congestion: {
-      kid: K.validator.id,
-      busRegions: BUS_REGIONS,
-      next: (_state: LedgerState, at: number) => {
-        if (decided) return [];
-        decided = true;
-        return decide(at).map((compact) => ({ compact }));
+  const engine = new Engine(
+    auctionEngineDeps(temp, rules, () => now, {
+      congestion: {
+        kid: K.validator.id,
+        busRegions: BUS_REGIONS,
+        next: (_state: LedgerState, at: number) => {
+          if (decided) return [];
+          decided = true;
+          return decide(at).map((compact) => ({ compact }));
+        },
       },
-    },
-  });
+    }),
+  );
   engine.start();
   try {
     for (const who of ['alice', 'bob'])
@@ -102,7 +86,7 @@ function run(decide: (now: number) => string[]) {
     return { prices: engine.latestPrices(), congestion: engine.ledgerState.congestion };
   } finally {
     engine.stop();
-    db.close();
+    temp.db.close();
   }
 }
 

@@ -2,45 +2,26 @@
 // gate closure (auction-result and market-match entries the market fold recomputes and accepts),
 // prices published as a hub-signed entry and on the retained prices topic, once; a fresh engine
 // on the same ledger folds to the same market and appends nothing.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import Database from 'better-sqlite3';
-import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine } from '../hub/engine/engine.js';
-import { loadOrCreateHubKey } from '../hub/keys.js';
-import { Ledger } from '../hub/ledger/ledger.js';
 import { energyOrder, participant, Q, T0 } from '../hub/markets/example-orders.js';
 import { AUCTION_RESULT_TYP, MARKET_MATCH_TYP } from '../hub/markets/messages.js';
-import { marketRules } from '../hub/markets/rules.js';
-import { b64url } from '../protocol/index.js';
-import {
-  ORDER_TYP,
-  PARTICIPANT_APPLICATION_TYP,
-  PRICE_TYP,
-  signMessage,
-} from '../protocol/messages/index.js';
+import { ORDER_TYP, PRICE_TYP, signMessage } from '../protocol/messages/index.js';
+import { participantApplication } from './support/contract-fixtures.js';
+import { auctionEngineDeps, auctionRules, tempLedger } from './support/engine-fixtures.js';
 
 describe('engine market: auction at gate closure, prices', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wattproof-engine-market-'));
-  const { key: hubKey } = loadOrCreateHubKey(path.join(dir, 'hub.key'));
-  const db = new Database(path.join(dir, 'ledger.db'));
-  const ledger = new Ledger(db, {
-    signer: { origin: 'test/market', secretKey: hubKey.secretKey, publicKey: hubKey.publicKey },
-  });
-  const rules = marketRules({ currency: 'EUR', mode: 'auction' });
+  const temp = tempLedger('test/market');
+  const { db, ledger } = temp;
+  const rules = auctionRules();
   let now = T0 - 3_600_000;
   const published: { topic: string; payload: string; retain: boolean }[] = [];
-  const deps = () => ({
-    ledger,
-    hubKey,
-    config: { currency: 'EUR', settlementGraceMs: 60_000, tickMs: 0, market: rules },
-    clock: () => now,
-    publish: (topic: string, payload: string, o: { retain: boolean }) =>
-      published.push({ topic, payload, retain: o.retain }),
-    log: pino({ level: 'silent' }),
-  });
+  const deps = () =>
+    auctionEngineDeps(temp, rules, () => now, {
+      publish: (topic, payload, o) => {
+        published.push({ topic, payload, retain: o.retain });
+      },
+    });
   const engine = new Engine(deps());
   engine.start();
   afterAll(() => {
@@ -49,27 +30,8 @@ describe('engine market: auction at gate closure, prices', () => {
   });
 
   it('clears the book once at gate closure and publishes its price', () => {
-    for (const who of ['alice', 'bob']) {
-      const k = participant(who);
-      engine.submitSigned(
-        signMessage(
-          PARTICIPANT_APPLICATION_TYP,
-          k.id,
-          {
-            participant: k.id,
-            publicKey: b64url.encode(k.publicKey),
-            role: 'household',
-            energies: ['electricity'],
-            region: 'north',
-            gridNode: 'bus-1',
-            gateways: [],
-            capacityW: 10_000,
-            at: now,
-          },
-          k.secretKey,
-        ),
-      );
-    }
+    for (const who of ['alice', 'bob'])
+      engine.submitSigned(participantApplication(participant(who), { gateways: [], at: now }));
     // Offer 1000 Wh at ≥ 20, bid 800 Wh at ≤ 30 → 800 Wh clear; the offer is the partly filled
     // marginal order, so the range is its limit alone (docs/markets.md): price 20.
     const offer = energyOrder({ who: 'alice', side: 'offer', quantityWh: 1000, limitMinorPerKWh: 20 });

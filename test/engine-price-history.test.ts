@@ -2,43 +2,25 @@
 // hub-signed price entries; the history answers both in log order, each leaf verifying with the
 // hub's key and proven in the log; region, energy, time and cursor filters and the limit hold; bad
 // parameters are refused with 400 naming the parameter. /v1/prices still answers the latest only.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import Fastify from 'fastify';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerEngineApi } from '../hub/engine/api.js';
 import { Engine } from '../hub/engine/engine.js';
 import { MAX_PRICE_HISTORY_PAGE_BYTES, PriceHistory } from '../hub/engine/price-history.js';
-import { loadOrCreateHubKey } from '../hub/keys.js';
-import { Ledger } from '../hub/ledger/ledger.js';
 import { energyOrder, participant, Q, T0 } from '../hub/markets/example-orders.js';
-import { marketRules } from '../hub/markets/rules.js';
 import { b64url, leafHash, verifyCompactSignature, verifyInclusion } from '../protocol/index.js';
 import { ORDER_TYP, PRICE_TYP, signMessage } from '../protocol/messages/index.js';
 import { participantApplication } from './support/contract-fixtures.js';
+import { auctionEngineDeps, auctionRules, tempHubKey, tempLedger } from './support/engine-fixtures.js';
 
 const TOKEN = 'operator-token-for-price-history-0123456789';
 
 describe('GET /v1/prices/history', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wattproof-price-history-'));
-  const { key: hubKey } = loadOrCreateHubKey(path.join(dir, 'hub.key'));
-  const db = new Database(path.join(dir, 'ledger.db'));
-  const ledger = new Ledger(db, {
-    signer: { origin: 'test/price-history', secretKey: hubKey.secretKey, publicKey: hubKey.publicKey },
-  });
-  const rules = marketRules({ currency: 'EUR', mode: 'auction' });
+  const temp = tempLedger('test/price-history');
+  const { hubKey, db, ledger } = temp;
+  const rules = auctionRules();
   let now = T0 - 3_600_000;
-  const engine = new Engine({
-    ledger,
-    hubKey,
-    config: { currency: 'EUR', settlementGraceMs: 60_000, tickMs: 0, market: rules },
-    clock: () => now,
-    publish: () => {},
-    log: pino({ level: 'silent' }),
-  });
+  const engine = new Engine(auctionEngineDeps(temp, rules, () => now));
   const app = Fastify();
   const get = async (query: string) => {
     const res = await app.inject({ method: 'GET', url: `/v1/prices/history?${query}` });
@@ -224,9 +206,7 @@ describe('GET /v1/prices/history', () => {
 
 describe('PriceHistory pages stay bounded', () => {
   it('a page stops before its leaves pass 4 MiB, and the next page goes on from there', async () => {
-    const { key: hubKey } = loadOrCreateHubKey(
-      path.join(mkdtempSync(path.join(tmpdir(), 'wattproof-price-pages-')), 'hub.key'),
-    );
+    const { hubKey } = tempHubKey('price-pages');
     // 100 publications of ~54 KiB each (450 intervals): about 5.4 MB of leaves in all.
     const leaves: string[] = [];
     for (let n = 0; n < 100; n++) {
@@ -267,9 +247,7 @@ describe('PriceHistory pages stay bounded', () => {
 
 describe('PriceHistory scans in slices', () => {
   it('leaves the event loop free during a long scan; callers during it share it', async () => {
-    const { key: hubKey } = loadOrCreateHubKey(
-      path.join(mkdtempSync(path.join(tmpdir(), 'wattproof-price-scan-')), 'hub.key'),
-    );
+    const { hubKey } = tempHubKey('price-scan');
     const price = signMessage(
       PRICE_TYP,
       hubKey.hubId,

@@ -9,31 +9,13 @@ import { gatewayBirthOf } from '../hub/engine/contract-delivery.js';
 import type { Hub } from '../hub/hub.js';
 import { MARKET_MATCH_TYP } from '../hub/markets/messages.js';
 import { marketRules } from '../hub/markets/rules.js';
-import {
-  b64url,
-  decodeJwsUnverified,
-  generateSecretKey,
-  participantIdOf,
-  publicKeyOf,
-  sha256,
-} from '../protocol/index.js';
-import {
-  type EnergyOrder,
-  GATEWAY_STATUS_TYP,
-  ORDER_TYP,
-  PARTICIPANT_APPLICATION_TYP,
-  signMessage,
-} from '../protocol/messages/index.js';
+import { b64url, decodeJwsUnverified, sha256 } from '../protocol/index.js';
+import { type EnergyOrder, GATEWAY_STATUS_TYP, ORDER_TYP, signMessage } from '../protocol/messages/index.js';
+import { type Party, participantApplication, party, postJsonTo } from './support/contract-fixtures.js';
 import { OPERATOR_TOKEN, startTestHub, TestGateway, waitFor } from './support/hub-fixtures.js';
 
 const Q = 900_000;
 const T0 = Date.UTC(2026, 4, 1, 10, 0);
-
-function party() {
-  const secretKey = generateSecretKey();
-  const publicKey = publicKeyOf(secretKey);
-  return { secretKey, publicKey, id: participantIdOf(publicKey) };
-}
 
 function status(g: TestGateway, state: 'online' | 'offline', at: number, key = g.secretKey): string {
   return signMessage(
@@ -60,14 +42,7 @@ describe('active contracts are sent again at a gateway birth', () => {
   const seller = party();
   const buyer = party();
 
-  async function post(url: string, body: unknown, token?: string) {
-    const res = await fetch(`${hub.httpUrl}${url}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  }
+  const post = postJsonTo(() => hub.httpUrl);
 
   beforeAll(async () => {
     ({ hub } = await startTestHub({
@@ -87,22 +62,7 @@ describe('active contracts are sent again at a gateway birth', () => {
       [seller, gwA],
       [buyer, gwB],
     ] as const) {
-      const jws = signMessage(
-        PARTICIPANT_APPLICATION_TYP,
-        p.id,
-        {
-          participant: p.id,
-          publicKey: b64url.encode(p.publicKey),
-          role: 'household',
-          energies: ['electricity'],
-          region: 'north',
-          gridNode: 'bus-1',
-          gateways: [g.id],
-          capacityW: 10_000,
-          at: now,
-        },
-        p.secretKey,
-      );
+      const jws = participantApplication(p, { gateways: [g.id], at: now });
       expect((await post('/v1/participants', { jws })).status).toBe(201);
       expect(
         (await post('/v1/credits', { account: p.id, amountMinor: 100, reference: 'bank' }, OPERATOR_TOKEN))
@@ -115,7 +75,7 @@ describe('active contracts are sent again at a gateway birth', () => {
         ? true
         : undefined,
     );
-    const order = (p: ReturnType<typeof party>, g: TestGateway, side: 'offer' | 'bid', limit: number) => {
+    const order = (p: Party, g: TestGateway, side: 'offer' | 'bid', limit: number) => {
       const o: EnergyOrder = {
         product: 'energy',
         participant: p.id,

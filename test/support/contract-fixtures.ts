@@ -63,6 +63,19 @@ export type PostJson = (
   token?: string,
 ) => Promise<{ status: number; body: Record<string, unknown> }>;
 
+/** A PostJson to the endpoints under `baseUrl` (a getter when the URL is known only later). */
+export function postJsonTo(baseUrl: string | (() => string)): PostJson {
+  return async (path, body, token) => {
+    const base = typeof baseUrl === 'string' ? baseUrl : baseUrl();
+    const res = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+}
+
 /**
  * Each participant in turn applies (POST /v1/participants) and the operator credits it
  * `amountMinor` (POST /v1/credits); both must be accepted. `clock` dates each application.
