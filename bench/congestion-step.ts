@@ -264,5 +264,6 @@ if (w !== undefined)
   );
 printNote(
   `A deciding tick costs ${fmt(m('decide') / m('decisionAlone'))}× the decision alone: the step builds and hashes the ` +
-    'inputs to compare them with the latest decision, then the validator builds them again, decides and signs.',
+    'inputs once (to compare them with the latest decision) and hands them to the validator, which decides and signs; ' +
+    'beyond the decision, the tick reads the request from the state and signs.',
 );

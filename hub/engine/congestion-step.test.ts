@@ -97,6 +97,20 @@ describe('congestion step', () => {
     expect(step.next(s, EXAMPLE_T0).length).toBe(0);
   });
 
+  it('signs the decision byte for byte as the validator makes it from the state alone', () => {
+    const { validator, step } = setUp({ method: 'min-adjustment', weights: { default: 1 } });
+    const { b } = activeWorld(compliantContract(), validator);
+    const state = fold(b);
+    const made = step.next(state, T_REVIEW);
+    expect(made).toHaveLength(1);
+    const interval = made[0]?.decision.interval;
+    if (interval === undefined) throw new Error('a congestion decision names its interval');
+    // The step hands the validator the inputs it built; the validator's own path builds them anew.
+    const own = validator.congestion(state, interval, T_REVIEW);
+    expect(made[0]?.decision.outcome).toBe('adjusted');
+    expect(made[0]?.compact).toBe(own?.compact);
+  });
+
   it('an interval no adjustment within the policy can clear: logged once, nothing signed', () => {
     const { validator, step, lines } = setUp({
       method: 'min-adjustment',

@@ -13,12 +13,11 @@ import type { Logger } from 'pino';
 import { MAX_JWS_BYTES } from '../../protocol/index.js';
 import type { ValidatorDecision } from '../../protocol/messages/index.js';
 import type { CongestionRecord, ContractRecord, LedgerState } from '../contracts/fold.js';
-import { canonicalHashB64url } from '../validator/congestion/canonical.js';
 import type { SettlementInterval } from '../validator/congestion/contracts.js';
-import { type CongestionOutputs, congestionInputs, recompute } from '../validator/congestion/decision.js';
+import { type CongestionOutputs, recompute } from '../validator/congestion/decision.js';
 import type { GridModel } from '../validator/congestion/grid-model.js';
 import type { Highs } from '../validator/congestion/lp.js';
-import { congestionRequestFromState } from '../validator/congestion-state.js';
+import { congestionRequestFromState, prepareCongestion } from '../validator/congestion-state.js';
 import type { ValidatorPolicy } from '../validator/policy.js';
 import type { SignedDecision, Validator } from '../validator/validator.js';
 import { CONGESTION_REFUSED_CODE } from '../validator/verify-decisions.js';
@@ -127,7 +126,8 @@ export class CongestionStep {
         this.settled.set(interval.start, state.size);
         continue;
       }
-      const { request } = congestionRequestFromState(state, interval, gridModel, this.policy);
+      const fromState = congestionRequestFromState(state, interval, gridModel, this.policy);
+      const { request } = fromState;
       const latest = latestDecisionFor(state, interval);
       const key = `${latest?.index ?? -1}|${JSON.stringify(request.contracts)}`;
       if (this.seenKey.get(interval.start) === key) {
@@ -135,15 +135,16 @@ export class CongestionStep {
         continue;
       }
       if (request.contracts.length > 0) {
-        const inputs = congestionInputs(highs, request);
-        const hash = canonicalHashB64url(inputs);
+        // Built and hashed once: the validator signs these very inputs when they need a decision.
+        const prepared = prepareCongestion(highs, state.size, fromState);
+        const { inputs, inputsHash: hash } = prepared;
         if (latest?.inputsHash !== hash) {
           if (this.infeasible.has(hash)) {
             this.settled.set(interval.start, state.size);
             continue;
           }
           try {
-            const made = validator.congestion(state, interval, now);
+            const made = validator.congestion(state, interval, now, prepared);
             if (made !== undefined && made.compact.length > MAX_JWS_BYTES) {
               // A leaf above the protocol's JWS limit could not be read back by any verifier.
               this.infeasible.add(hash);

@@ -4,9 +4,16 @@
 // hashed.
 import type { Reason, ValidatorDecision } from '../../protocol/messages/index.js';
 import type { ContractRecord, LedgerState } from '../contracts/fold.js';
+import { canonicalHashB64url } from './congestion/canonical.js';
 import type { CongestionContract, SettlementInterval } from './congestion/contracts.js';
-import type { CongestionOutputs, CongestionRequest } from './congestion/decision.js';
+import {
+  type CongestionInputs,
+  type CongestionOutputs,
+  type CongestionRequest,
+  congestionInputs,
+} from './congestion/decision.js';
 import type { GridModel } from './congestion/grid-model.js';
+import type { Highs } from './congestion/lp.js';
 import { MORE_IN_INPUTS_REASON, NODAL_CONGESTION_REASON, nodalCongestionHead } from './congestion-prices.js';
 import type { ValidatorPolicy } from './policy.js';
 
@@ -65,6 +72,32 @@ export function congestionRequestFromState(
     });
   }
   return { request: { gridModel, interval, contracts, policy }, unplaced };
+}
+
+/**
+ * The canonical congestion inputs of one interval of one state and their hash, built once. The
+ * engine's congestion step builds them to compare the hash with the interval's latest decision and,
+ * when they differ, hands them to Validator.congestion, which signs them without building and
+ * hashing them again (the same bytes it would build itself). `verify` builds its own.
+ */
+export interface PreparedCongestion {
+  /** The size of the state they were built from (Validator.congestion checks it). */
+  stateSize: number;
+  inputs: CongestionInputs;
+  /** base64url SHA-256 of the inputs' canonical JSON. */
+  inputsHash: string;
+  /** Contracts left out because a party's grid node is not a bus of the grid model. */
+  unplaced: string[];
+}
+
+/** Canonical inputs and their hash for a request built from a state of `stateSize` entries. */
+export function prepareCongestion(
+  highs: Highs,
+  stateSize: number,
+  { request, unplaced }: CongestionRequestFromState,
+): PreparedCongestion {
+  const inputs = congestionInputs(highs, request);
+  return { stateSize, inputs, inputsHash: canonicalHashB64url(inputs), unplaced };
 }
 
 const MAX_REASONS = 100;

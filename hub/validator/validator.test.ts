@@ -9,9 +9,11 @@ import {
   verifyMessage,
 } from '../../protocol/messages/index.js';
 import type { LogBuilder } from '../contracts/log-builder.js';
+import { decideCongestion } from './congestion/decision.js';
 import { gridModelHash } from './congestion/grid-model.js';
 import type { Highs } from './congestion/lp.js';
 import { loadSolver } from './congestion/lp.js';
+import { congestionRequestFromState, prepareCongestion } from './congestion-state.js';
 import {
   activeWorld,
   appliedWorld,
@@ -32,7 +34,7 @@ import {
   triangleGrid,
 } from './fixtures.js';
 import { parsePolicy, policyHashOf } from './policy.js';
-import { reviewInputsHash, Validator } from './validator.js';
+import { reviewInputsHash, Validator, ValidatorError } from './validator.js';
 import { verifyValidatorDecisions } from './verify-decisions.js';
 
 let highs: Highs;
@@ -333,6 +335,70 @@ describe('congestion decisions from the folded state', () => {
     const waved = { ...rest, outcome: 'approved' as const, reasons: [] };
     b.appendSigned(signJws(VALIDATOR_DECISION_TYP, K.validator.id, waved, K.validator.secretKey));
     expect(verify(b, grid).failure).toMatchObject({ reason: 'outcome-mismatch', kind: 'congestion' });
+  });
+
+  it('signs inputs prepared from the state byte for byte as it decides on its own', () => {
+    const grid = triangleGrid(2_000);
+    const v = makeValidator({ gridModel: grid, highs });
+    const { b } = activeWorld(compliantContract(), v);
+    const state = fold(b);
+    const interval = { start: EXAMPLE_T0, end: EXAMPLE_T0 + Q };
+    const at = EXAMPLE_T0 - 300_000;
+    const policy = v.policy.congestion;
+    if (policy === undefined) throw new Error('the fixture policy manages congestion');
+    const fromState = congestionRequestFromState(state, interval, grid, policy);
+    const prepared = prepareCongestion(highs, state.size, fromState);
+    const own = v.congestion(state, interval, at);
+    const given = v.congestion(state, interval, at, prepared);
+    if (own === undefined || given === undefined) throw new Error('expected a decision both ways');
+    expect(given.decision.outcome).toBe('adjusted');
+    expect(given.compact).toBe(own.compact);
+    expect(given.record).toEqual(own.record);
+    expect(given.record).toEqual(decideCongestion(highs, fromState.request));
+    expect(given.unplaced).toEqual(own.unplaced);
+    // Inputs of nothing flowing: no decision, as without them.
+    const before = { start: EXAMPLE_T0 - Q, end: EXAMPLE_T0 };
+    const empty = prepareCongestion(
+      highs,
+      state.size,
+      congestionRequestFromState(state, before, grid, policy),
+    );
+    expect(v.congestion(state, before, at, empty)).toBeUndefined();
+  });
+
+  it('refuses prepared inputs of another state, interval, grid model or policy', () => {
+    const grid = triangleGrid(2_000);
+    const v = makeValidator({ gridModel: grid, highs });
+    const { b } = activeWorld(compliantContract(), v);
+    const state = fold(b);
+    const interval = { start: EXAMPLE_T0, end: EXAMPLE_T0 + Q };
+    const at = EXAMPLE_T0 - 300_000;
+    const policy = v.policy.congestion;
+    if (policy === undefined) throw new Error('the fixture policy manages congestion');
+    const prep = (o: { size?: number; iv?: typeof interval; g?: typeof grid; p?: typeof policy } = {}) =>
+      prepareCongestion(
+        highs,
+        o.size ?? state.size,
+        congestionRequestFromState(state, o.iv ?? interval, o.g ?? grid, o.p ?? policy),
+      );
+    const refused = (p: ReturnType<typeof prep>, says: string) => {
+      let err: unknown;
+      try {
+        v.congestion(state, interval, at, p);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ValidatorError);
+      expect(err).toMatchObject({ code: 'prepared-mismatch' });
+      expect((err as Error).message).toContain(says);
+    };
+    refused(prep({ size: state.size - 1 }), `a state of ${state.size - 1} entries, not ${state.size}`);
+    refused(prep({ iv: { start: EXAMPLE_T0 + Q, end: EXAMPLE_T0 + 2 * Q } }), 'the interval');
+    refused(prep({ g: triangleGrid(3_000) }), `not the validator's ${gridModelHash(grid)}`);
+    refused(prep({ p: { ...policy, method: 'congestion-price' } }), 'another congestion policy');
+    // An equal grid model and policy (other objects, same content) are the validator's.
+    const same = prep({ g: triangleGrid(2_000), p: structuredClone(policy) });
+    expect(v.congestion(state, interval, at, same)?.compact).toBe(v.congestion(state, interval, at)?.compact);
   });
 
   it('no decision when nothing flows in the interval', () => {

@@ -14,12 +14,22 @@ import {
   type ValidatorDecision,
 } from '../../protocol/messages/index.js';
 import { type ContractRecord, type LedgerState, refundBound } from '../contracts/fold.js';
-import { canonicalHashB64url } from './congestion/canonical.js';
+import { canonicalHashB64url, canonicalText } from './congestion/canonical.js';
 import type { SettlementInterval } from './congestion/contracts.js';
-import { type CongestionDecision, decideCongestion } from './congestion/decision.js';
-import type { GridModel } from './congestion/grid-model.js';
-import type { Highs } from './congestion/lp.js';
-import { congestionDecisionFields, congestionRequestFromState } from './congestion-state.js';
+import {
+  type CongestionDecision,
+  type CongestionPolicy,
+  congestionPolicySchema,
+  recompute,
+} from './congestion/decision.js';
+import { type GridModel, gridModelHash } from './congestion/grid-model.js';
+import { type Highs, solverVersion } from './congestion/lp.js';
+import {
+  congestionDecisionFields,
+  congestionRequestFromState,
+  type PreparedCongestion,
+  prepareCongestion,
+} from './congestion-state.js';
 import { reviewContractLegality } from './contract-review.js';
 import { policyHashOf, type ValidatorPolicy } from './policy.js';
 import { reviewRegistration } from './registration-review.js';
@@ -76,6 +86,8 @@ export class Validator {
   readonly kid: string;
   readonly publicKey: Uint8Array;
   readonly policyHash: string;
+  /** The grid model's hash and the congestion policy's canonical text, computed once. */
+  private congestionRefs?: { gridModelHash: string; policyText: string };
 
   constructor(private readonly opts: ValidatorOptions) {
     this.publicKey = publicKeyOf(opts.secretKey);
@@ -265,20 +277,36 @@ export class Validator {
    * The congestion decision for one settlement interval, or undefined when the policy has no
    * congestion section or no contract flows in the interval. Throws CongestionInfeasibleError when
    * no adjustment within the policy clears the overloads (nothing to record; raise an alert).
+   *
+   * `prepared`: the interval's inputs and hash already built from this state (prepareCongestion),
+   * so they are not built and hashed again; the decision is byte for byte the one made without
+   * them. They are signed as given, so they must be of this state's size and this interval, grid
+   * model, policy and solver (checked; ValidatorError `prepared-mismatch` otherwise).
    */
   congestion(
     state: LedgerState,
     interval: SettlementInterval,
     at: number,
+    prepared?: PreparedCongestion,
   ): SignedCongestionDecision | undefined {
     const policy = this.opts.policy.congestion;
     if (policy === undefined) return undefined;
     const { gridModel, highs } = this.opts;
     if (gridModel === undefined || highs === undefined)
       throw new ValidatorError('no-grid', 'congestion decisions need the grid model and HiGHS');
-    const { request, unplaced } = congestionRequestFromState(state, interval, gridModel, policy);
-    if (request.contracts.length === 0) return undefined;
-    const record = decideCongestion(highs, request);
+    let built: PreparedCongestion;
+    if (prepared === undefined) {
+      const fromState = congestionRequestFromState(state, interval, gridModel, policy);
+      if (fromState.request.contracts.length === 0) return undefined;
+      built = prepareCongestion(highs, state.size, fromState);
+    } else {
+      this.checkPrepared(prepared, state, interval, gridModel, highs, policy);
+      if (prepared.inputs.contracts.length === 0) return undefined;
+      built = prepared;
+    }
+    const { inputs, inputsHash, unplaced } = built;
+    // What decideCongestion gives for the same request: the inputs, their hash, the outputs.
+    const record: CongestionDecision = { inputs, inputsHash, outputs: recompute(highs, inputs) };
     const signed = this.sign(
       state,
       {
@@ -294,6 +322,40 @@ export class Validator {
       at,
     );
     return { ...signed, record, unplaced };
+  }
+
+  /** Throws unless `p` was built from this state size, interval, grid model, policy and solver. */
+  private checkPrepared(
+    p: PreparedCongestion,
+    state: LedgerState,
+    interval: SettlementInterval,
+    gridModel: GridModel,
+    highs: Highs,
+    policy: CongestionPolicy,
+  ): void {
+    this.congestionRefs ??= {
+      gridModelHash: gridModelHash(gridModel),
+      policyText: canonicalText(congestionPolicySchema.parse(policy)),
+    };
+    const refs = this.congestionRefs;
+    const i = p.inputs;
+    const wrong =
+      p.stateSize !== state.size
+        ? `a state of ${p.stateSize} entries, not ${state.size}`
+        : i.interval.start !== interval.start || i.interval.end !== interval.end
+          ? `the interval ${i.interval.start}–${i.interval.end}, not ${interval.start}–${interval.end}`
+          : i.gridModelHash !== refs.gridModelHash
+            ? `grid model ${i.gridModelHash}, not the validator's ${refs.gridModelHash}`
+            : i.solver !== solverVersion(highs)
+              ? `${i.solver}, not the validator's ${solverVersion(highs)}`
+              : canonicalText(i.policy) !== refs.policyText
+                ? "another congestion policy than the validator's"
+                : undefined;
+    if (wrong !== undefined)
+      throw new ValidatorError(
+        'prepared-mismatch',
+        `the prepared congestion inputs were built for ${wrong}; build them with prepareCongestion from this state, with the validator's grid model, policy and HiGHS`,
+      );
   }
 }
 
