@@ -9,7 +9,7 @@
 // amount this test chooses per minute. A boundary reading taken up to 45 s late therefore reads the
 // same counter as one taken on the boundary, and each one-minute proof holds exactly the chosen
 // energy: the balances below are computed by hand from those numbers.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,12 +19,8 @@ import { RegisterBank } from '../device-drivers/sim/register-bank.js';
 import { SimTcpServer } from '../device-drivers/sim/tcp-server.js';
 import { SunSpecImage } from '../device-drivers/sunspec/image.js';
 import { foldLog, type LogEntry, logEntryFromJws, stateHash } from '../hub/contracts/fold.js';
-import { registerEngineApi } from '../hub/engine/api.js';
 import { Engine } from '../hub/engine/engine.js';
-import { loadOrCreateValidatorKey } from '../hub/engine/validator-key.js';
 import type { Hub } from '../hub/hub.js';
-import { parsePolicy } from '../hub/validator/policy.js';
-import { Validator } from '../hub/validator/validator.js';
 import { b64url, generateSecretKey, messageHashB64 } from '../protocol/index.js';
 import {
   type EnergyContract,
@@ -34,10 +30,16 @@ import {
   signMessage,
 } from '../protocol/messages/index.js';
 import { waitFor } from './support/agent-cli.js';
-import { type Gateway, setUpGateway } from './support/agent-harness.js';
+import type { Gateway } from './support/agent-harness.js';
 import { participantsWithCredit, party, signBothParties } from './support/contract-fixtures.js';
-import { createToken, OPERATOR_TOKEN, postEnroll, startTestHub } from './support/hub-fixtures.js';
-import { type RunningMosquitto, startMosquitto } from './support/mosquitto.js';
+import {
+  enrolAndWaitOnline,
+  gridGateway,
+  type HubWithEngine,
+  policyValidator,
+  type RunningAgent,
+  startHubWithEngine,
+} from './support/e2e-fixtures.js';
 
 const SCALE = 30; // one virtual minute every 2 real seconds
 const M = 60_000;
@@ -101,60 +103,19 @@ describe('contracts end to end: simulated homes, real Mosquitto, real agents, th
     if (m >= C3.start && m < C3.end) return 0;
     return 30;
   };
-  let broker: RunningMosquitto;
+  let world: HubWithEngine;
   let hub: Hub;
   let engine: Engine;
-  let engineClient: mqtt.MqttClient;
-  let homeA: Awaited<ReturnType<typeof startMeteredHome>>;
-  let homeB: Awaited<ReturnType<typeof startMeteredHome>>;
   let gwA: Gateway;
   let gwB: Gateway;
-  let agents: ReturnType<Gateway['start']>[] = [];
-  let httpUrl = '';
-  let dir = '';
+  let agents: RunningAgent[] = [];
   const seller = party();
   const buyer = party();
-  const validatorKeyFile = () => `${dir}/validator.key`;
-  const received: { topic: string; payload: string }[] = [];
 
   beforeAll(async () => {
-    broker = await startMosquitto({ extraConfig: ['set_tcp_nodelay true'] });
-    const started = await startTestHub({
-      broker: { kind: 'external', url: broker.url, username: 'hub', password: 'hub-password-0123456789' },
-      checkpointIntervalMs: 50,
-      gapWaitMs: 5_000,
-    });
-    hub = started.hub;
-    dir = started.dir;
-    homeA = await startMeteredHome(virtualNow, (m) => ({ importWh: 5, exportWh: sellerExport(m) }));
-    homeB = await startMeteredHome(virtualNow, () => ({ importWh: 100, exportWh: 0 }));
-    gwA = setUpGateway({
-      brokerUrl: broker.url,
-      simPort: homeA.port,
-      scale: SCALE,
-      origin,
-      devices: ['grid'],
-    });
-    gwB = setUpGateway({
-      brokerUrl: broker.url,
-      simPort: homeB.port,
-      scale: SCALE,
-      origin,
-      devices: ['grid'],
-    });
-
-    // The engine, composed from exported parts beside the hub (hub.ts does the same when wired).
-    engineClient = await mqtt.connectAsync(broker.url, {
-      username: 'hub',
-      password: 'hub-password-0123456789',
-      clientId: `engine-${hub.key.hubId}`,
-      protocolVersion: 4,
-    });
-    const { key: valKey } = loadOrCreateValidatorKey(validatorKeyFile());
-    const validator = new Validator({
-      secretKey: valKey.secretKey,
-      currency: 'EUR',
-      policy: parsePolicy({
+    world = await startHubWithEngine({
+      clock: virtualNow,
+      reviewer: policyValidator({
         version: 1,
         name: 'e2e',
         registration: {
@@ -163,83 +124,32 @@ describe('contracts end to end: simulated homes, real Mosquitto, real agents, th
         },
         contracts: { prices: { electricity: { floorMinorPerKWh: 0, capMinorPerKWh: 1000 } }, leadTimeMs: 0 },
       }),
+      watcherId: 'e2e-watcher',
+      watch: ['wattproof/v1/gw/+/cmd/#', 'wattproof/v1/gw/+/status'],
     });
-    engine = new Engine({
-      ledger: hub.ledger,
-      hubKey: hub.key,
-      reviewer: validator,
-      config: { currency: 'EUR', settlementGraceMs: 2 * M, tickMs: 100 },
-      clock: virtualNow,
-      publish: (topic, payload, o) => engineClient.publish(topic, payload, { qos: o.qos, retain: o.retain }),
-      log: pino({ level: 'silent' }),
-      afterAppend: () => hub.checkpointer.afterCommit(),
-    });
-    engine.start();
-    // The engine's endpoints on their own Fastify app here (hub.ts registers them on the API's app).
-    const Fastify = (await import('fastify')).default;
-    const app = Fastify();
-    await registerEngineApi(app, { engine, operatorToken: OPERATOR_TOKEN });
-    httpUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-    const closeApp = () => app.close();
-    cleanups.push(closeApp);
-
-    // Watch what gateways are sent.
-    const watcher = await mqtt.connectAsync(broker.url, { protocolVersion: 4, clientId: 'e2e-watcher' });
-    watcher.on('message', (topic, payload) => received.push({ topic, payload: payload.toString('utf8') }));
-    await watcher.subscribeAsync(['wattproof/v1/gw/+/cmd/#', 'wattproof/v1/gw/+/status'], { qos: 1 });
-    cleanups.push(() => watcher.endAsync(true));
+    ({ hub, engine } = world);
+    const homeA = await startMeteredHome(virtualNow, (m) => ({ importWh: 5, exportWh: sellerExport(m) }));
+    world.defer(() => homeA.close());
+    const homeB = await startMeteredHome(virtualNow, () => ({ importWh: 100, exportWh: 0 }));
+    world.defer(() => homeB.close());
+    gwA = gridGateway(world, homeA.port, { scale: SCALE, origin });
+    gwB = gridGateway(world, homeB.port, { scale: SCALE, origin });
   }, 60_000);
 
-  const cleanups: (() => Promise<unknown> | unknown)[] = [];
-  afterAll(async () => {
-    for (const a of agents) a.child.kill('SIGKILL');
-    engine?.stop();
-    for (const c of cleanups.reverse()) await c();
-    await engineClient?.endAsync(true);
-    await hub?.stop();
-    await homeA?.close();
-    await homeB?.close();
-    await broker?.stop();
-  });
+  afterAll(() => world?.stop());
 
-  const postJson = async (path: string, body: unknown, token?: string) => {
-    const res = await fetch(`${httpUrl}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
   const getJson = async (path: string) =>
-    (await (await fetch(`${httpUrl}${path}`)).json()) as Record<string, unknown>;
+    (await (await fetch(`${world.httpUrl}${path}`)).json()) as Record<string, unknown>;
 
   it('three contracts (fulfilled, partly fulfilled, failed) settle from the meters to the balances computed by hand; exactly once; re-folding the log alone gives the same state', async () => {
     // 1. Enrol both gateways (binding entries in the ledger), start the agents with a synchronised clock.
-    for (const gw of [gwA, gwB]) {
-      const token = await createToken(hub.httpUrl, 'home');
-      const res = await postEnroll(hub.httpUrl, { token, publicKey: b64url.encode(gw.identity.publicKey) });
-      expect(res.status).toBe(201);
-      writeFileSync(gw.syncFile, '');
-    }
-    agents = [gwA.start(), gwB.start()];
-    // Contracts are commands (QoS 1, not retained): a gateway gets them once its session holds the
-    // subscription, which its first connection makes just before it publishes its birth status.
     // A gateway runs long before it trades; here the agents have just been spawned, so wait until
-    // both are online before any contract can be activated.
-    const online = (gw: Gateway) =>
-      received.some((m) => {
-        if (m.topic !== `wattproof/v1/gw/${gw.identity.gatewayId}/status`) return false;
-        const payload = m.payload.split('.')[1] ?? '';
-        return (
-          (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { state?: unknown }).state ===
-          'online'
-        );
-      });
-    await waitFor(() => online(gwA) && online(gwB), 'both agents online', 15_000);
+    // both are online before any contract can be activated (contracts are commands, not retained).
+    agents = await enrolAndWaitOnline(world, [gwA, gwB], 15_000);
 
     // 2. Both households apply (self-signed), the validator approves, the operator credits 100 each.
     await participantsWithCredit(
-      postJson,
+      world.post,
       [
         { party: seller, gateways: [gwA.identity.gatewayId] },
         { party: buyer, gateways: [gwB.identity.gatewayId] },
@@ -278,7 +188,7 @@ describe('contracts end to end: simulated homes, real Mosquitto, real agents, th
         priceMinorPerKWh: 200,
         penaltyMinorPerKWh: 100,
       };
-      const r = await postJson('/v1/contracts', signBothParties(contract, seller, buyer));
+      const r = await world.post('/v1/contracts', signBothParties(contract, seller, buyer));
       expect(r.status, JSON.stringify(r.body)).toBe(201);
       ids.push(r.body.contract as string);
     }
@@ -294,7 +204,7 @@ describe('contracts end to end: simulated homes, real Mosquitto, real agents, th
     expect(engine.ledgerState.money.accounts[buyer.id]).toEqual({ available: 40, escrow: 60 });
     // Each active contract went to both delivery-point gateways as the JWS JSON both parties signed.
     await waitFor(
-      () => received.filter((m) => m.topic.endsWith('/cmd/contract')).length >= 6,
+      () => world.received.filter((m) => m.topic.endsWith('/cmd/contract')).length >= 6,
       'contracts sent',
       5_000,
     );
@@ -302,7 +212,7 @@ describe('contracts end to end: simulated homes, real Mosquitto, real agents, th
       const signed = engine.signedContractOf(engine.ledgerState.contracts[id] as never);
       for (const gw of [gwA, gwB])
         expect(
-          received.some(
+          world.received.some(
             (m) =>
               m.topic === `wattproof/v1/gw/${gw.identity.gatewayId}/cmd/contract` &&
               m.payload === JSON.stringify(signed),
@@ -429,8 +339,11 @@ describe('contracts end to end: simulated homes, real Mosquitto, real agents, th
       },
       gwA.identity.secretKey,
     );
-    const sender = await mqtt.connectAsync(broker.url, { protocolVersion: 4, clientId: 'e2e-replayer' });
-    cleanups.push(() => sender.endAsync(true));
+    const sender = await mqtt.connectAsync(world.broker.url, {
+      protocolVersion: 4,
+      clientId: 'e2e-replayer',
+    });
+    world.defer(() => sender.endAsync(true));
     const topic = `wattproof/v1/gw/${gwA.identity.gatewayId}/event`;
     await sender.publishAsync(topic, event, { qos: 1 });
     await sender.publishAsync(topic, event, { qos: 1 });

@@ -16,16 +16,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import mqtt from 'mqtt';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIdentity, type GatewayIdentity } from '../agent/identity.js';
 import { Simulator } from '../device-drivers/sim/simulator.js';
 import { BatteryAcMeter } from '../device-drivers/sim/storage-control.js';
-import { registerEngineApi } from '../hub/engine/api.js';
-import { Engine } from '../hub/engine/engine.js';
+import type { Engine } from '../hub/engine/engine.js';
 import { SimpleReviewer } from '../hub/engine/reviewer.js';
-import { loadOrCreateValidatorKey } from '../hub/engine/validator-key.js';
 import type { Hub } from '../hub/hub.js';
 import { b64url, decodeJwsUnverified, generateSecretKey, publicKeyOf, signJws } from '../protocol/index.js';
 import {
@@ -38,19 +34,25 @@ import {
   signMessage,
 } from '../protocol/messages/index.js';
 import { topics } from '../protocol/topics.js';
-import { startAgentCli, waitFor } from './support/agent-cli.js';
+import { waitFor } from './support/agent-cli.js';
+import { startAgentRun } from './support/agent-harness.js';
 import { participantsWithCredit, party, signBothParties } from './support/contract-fixtures.js';
-import { createToken, OPERATOR_TOKEN, postEnroll, startTestHub } from './support/hub-fixtures.js';
-import { type RunningMosquitto, startMosquitto } from './support/mosquitto.js';
+import {
+  type AgentToRun,
+  enrolAndWaitOnline,
+  enrolGateway,
+  type HubWithEngine,
+  type RunningAgent,
+  startHubWithEngine,
+} from './support/e2e-fixtures.js';
+import { OPERATOR_TOKEN } from './support/hub-fixtures.js';
 
 const SCALE = 30; // one virtual minute every 2 real seconds
 const M = 60_000;
-const HUB_MQTT = { username: 'hub', password: 'hub-password-0123456789' };
 
-interface AgentGateway {
+interface AgentGateway extends AgentToRun {
   identity: GatewayIdentity;
   configFile: string;
-  syncFile: string;
   stateDir: string;
 }
 
@@ -60,6 +62,7 @@ function setUpAgent(o: {
   device: { name: string; unit: number; role: string };
   dispatch: string;
   hub: Hub;
+  time: { scale: number; origin: number };
 }): AgentGateway {
   const dir = mkdtempSync(path.join(tmpdir(), 'wattproof-dispatch-e2e-'));
   const stateDir = path.join(dir, 'state');
@@ -87,36 +90,39 @@ function setUpAgent(o: {
     JSON.stringify({ hubId: o.hub.key.hubId, hubPublicKey: b64url.encode(o.hub.key.publicKey) }),
     { mode: 0o600 },
   );
-  return { identity, configFile, syncFile, stateDir };
+  return {
+    identity,
+    configFile,
+    syncFile,
+    stateDir,
+    start: () => startAgentRun(configFile, o.time.scale, o.time.origin),
+  };
 }
 
 describe('dispatch end to end: the hub dispatches, the simulated battery follows, the response is ledgered and paid', () => {
   const origin = Date.now();
   const virtualNow = () => Math.floor(origin + (Date.now() - origin) * SCALE);
-  let broker: RunningMosquitto;
+  let world: HubWithEngine;
   let hub: Hub;
   let engine: Engine;
-  let engineClient: mqtt.MqttClient;
   let sim: Simulator;
   let gwA: AgentGateway;
   let gwB: AgentGateway;
   const gwC = { publicKey: publicKeyOf(generateSecretKey()) };
   let gwCId = '';
-  const agents: ReturnType<typeof startAgentCli>[] = [];
-  const cleanups: (() => Promise<unknown> | unknown)[] = [];
-  let httpUrl = '';
+  let agents: RunningAgent[] = [];
   const seller = party();
   const buyer = party();
-  const received: { topic: string; payload: string }[] = [];
 
   beforeAll(async () => {
-    broker = await startMosquitto({ extraConfig: ['set_tcp_nodelay true'] });
-    const started = await startTestHub({
-      broker: { kind: 'external', url: broker.url, ...HUB_MQTT },
-      checkpointIntervalMs: 50,
-      gapWaitMs: 5_000,
+    world = await startHubWithEngine({
+      clock: virtualNow,
+      reviewer: (key) => new SimpleReviewer(key, 'EUR'),
+      watcherId: 'dispatch-e2e-watcher',
+      watch: ['wattproof/v1/gw/+/cmd/#', 'wattproof/v1/gw/+/status'],
     });
-    hub = started.hub;
+    ({ hub, engine } = world);
+    const time = { scale: SCALE, origin };
     // The home: a grid meter (unit 1), the battery with its model 124 controls (unit 3), and the
     // battery's AC meter (unit 4), on one Modbus TCP server, on the shared timeline.
     sim = await Simulator.start({
@@ -128,74 +134,31 @@ describe('dispatch end to end: the hub dispatches, the simulated battery follows
       clock: { now: virtualNow },
       home: { startMs: virtualNow(), pvPeakW: 0, baseLoadW: 2500, socStart: 0.6, seed: 5 },
     });
+    world.defer(() => sim.close());
     sim.units.add(4, new BatteryAcMeter(sim.home, sim.clock, 4));
     const simPort = sim.tcpPort ?? 0;
     gwA = setUpAgent({
-      brokerUrl: broker.url,
+      brokerUrl: world.broker.url,
       simPort,
       device: { name: 'battery', unit: 4, role: 'battery' },
       dispatch:
         'dispatch: {enabled: true, battery: {transport: $TCP, unit: 3}, maxDischargeW: 4000, maxChargeW: 4000, measureAfterSeconds: 3}',
       hub,
+      time,
     });
     gwB = setUpAgent({
-      brokerUrl: broker.url,
+      brokerUrl: world.broker.url,
       simPort,
       device: { name: 'grid', unit: 1, role: 'grid' },
       dispatch: '',
       hub,
+      time,
     });
-
-    engineClient = await mqtt.connectAsync(broker.url, {
-      ...HUB_MQTT,
-      clientId: `engine-${hub.key.hubId}`,
-      protocolVersion: 4,
-    });
-    const { key: valKey } = loadOrCreateValidatorKey(path.join(started.dir, 'validator.key'));
-    engine = new Engine({
-      ledger: hub.ledger,
-      hubKey: hub.key,
-      reviewer: new SimpleReviewer(valKey, 'EUR'),
-      config: { currency: 'EUR', settlementGraceMs: 2 * M, tickMs: 100 },
-      clock: virtualNow,
-      publish: (topic, payload, o) => engineClient.publish(topic, payload, { qos: o.qos, retain: o.retain }),
-      log: pino({ level: 'silent' }),
-      afterAppend: () => hub.checkpointer.afterCommit(),
-    });
-    engine.start();
-    const Fastify = (await import('fastify')).default;
-    const app = Fastify();
-    await registerEngineApi(app, { engine, operatorToken: OPERATOR_TOKEN });
-    httpUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-    cleanups.push(() => app.close());
-
-    const watcher = await mqtt.connectAsync(broker.url, {
-      protocolVersion: 4,
-      clientId: 'dispatch-e2e-watcher',
-    });
-    watcher.on('message', (topic, payload) => received.push({ topic, payload: payload.toString('utf8') }));
-    await watcher.subscribeAsync(['wattproof/v1/gw/+/cmd/#', 'wattproof/v1/gw/+/status'], { qos: 1 });
-    cleanups.push(() => watcher.endAsync(true));
   }, 60_000);
 
-  afterAll(async () => {
-    for (const a of agents) a.child.kill('SIGKILL');
-    engine?.stop();
-    for (const c of cleanups.reverse()) await c();
-    await engineClient?.endAsync(true);
-    await hub?.stop();
-    await sim?.close();
-    await broker?.stop();
-  });
+  afterAll(() => world?.stop());
 
-  const post = async (p: string, body: unknown, token?: string) => {
-    const res = await fetch(`${httpUrl}${p}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
+  const post = (p: string, body: unknown, token?: string) => world.post(p, body, token);
   const responses = () =>
     hub.ledger
       .range(0, hub.ledger.size)
@@ -204,41 +167,8 @@ describe('dispatch end to end: the hub dispatches, the simulated battery follows
 
   it('the battery follows the dispatched setpoint, the signed response measures it, settlement pays it; forged, expired and writes-off commands are refused with reasons', async () => {
     // 1. Enrol the three gateways (A and B run agents; C is the buyer's, metering nothing here).
-    for (const [publicKey, set] of [
-      [gwA.identity.publicKey, (id: string) => expect(id).toBe(gwA.identity.gatewayId)],
-      [gwB.identity.publicKey, (id: string) => expect(id).toBe(gwB.identity.gatewayId)],
-      [gwC.publicKey, (id: string) => (gwCId = id)],
-    ] as const) {
-      const token = await createToken(hub.httpUrl, 'home');
-      const res = await postEnroll(hub.httpUrl, { token, publicKey: b64url.encode(publicKey) });
-      expect(res.status).toBe(201);
-      set((res.body as { gatewayId: string }).gatewayId);
-    }
-    for (const gw of [gwA, gwB]) {
-      writeFileSync(gw.syncFile, '');
-      agents.push(
-        startAgentCli([
-          'run',
-          '--config',
-          gw.configFile,
-          '--time-scale',
-          String(SCALE),
-          '--time-origin',
-          String(origin),
-        ]),
-      );
-    }
-    const online = (gw: AgentGateway) =>
-      received.some(
-        (m) =>
-          m.topic === topics.gatewayStatus(gw.identity.gatewayId) &&
-          (decodeJwsUnverified(m.payload)?.payload as { state?: string } | undefined)?.state === 'online',
-      );
-    await waitFor(() => online(gwA) && online(gwB), 'both agents online', 30_000).catch((err) => {
-      throw new Error(
-        `${(err as Error).message}\n${agents.map((a) => a.output().slice(-1500)).join('\n---\n')}`,
-      );
-    });
+    gwCId = await enrolGateway(hub.httpUrl, gwC.publicKey);
+    agents = await enrolAndWaitOnline(world, [gwA, gwB], 30_000);
 
     // 2. The seller (gateways A and B) and the buyer (gateway C) register; the operator credits both.
     await participantsWithCredit(
@@ -365,7 +295,9 @@ describe('dispatch end to end: the hub dispatches, the simulated battery follows
       hub.key.secretKey,
     );
     for (const jws of [forged, expired])
-      await engineClient.publishAsync(topics.command(gwA.identity.gatewayId, 'dispatch'), jws, { qos: 1 });
+      await world.engineClient.publishAsync(topics.command(gwA.identity.gatewayId, 'dispatch'), jws, {
+        qos: 1,
+      });
 
     // 5. The answers land in the ledger: B and the two bad commands refused with their reasons at
     //    once; A applied once the window started, with the battery's measured power.
@@ -398,7 +330,7 @@ describe('dispatch end to end: the hub dispatches, the simulated battery follows
     // expired commands are not the hub's commands, so their answers name nothing it knows. (The
     // engine folds what ingest appended on its next tick: wait for it.)
     const view = async () =>
-      (await (await fetch(`${httpUrl}/v1/dispatch/${id}`)).json()) as {
+      (await (await fetch(`${world.httpUrl}/v1/dispatch/${id}`)).json()) as {
         dispatches: { hash: string; response: string | null }[];
       };
     await waitFor(

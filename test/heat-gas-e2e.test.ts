@@ -9,8 +9,6 @@
 // virtual minute, 45 s into it, by what the test chooses, as in contracts-e2e. So each one-minute
 // proof holds exactly the chosen energy, and the balances below are computed by hand.
 import { readFileSync, writeFileSync } from 'node:fs';
-import mqtt from 'mqtt';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAgentConfig } from '../agent/config.js';
 import { CounterUnavailableError, ProfileMeterSource } from '../agent/meter-source.js';
@@ -23,13 +21,8 @@ import type { GasSource, GasState, GasTotals } from '../device-drivers/sim/physi
 import type { HeatSource, HeatState, HeatTotals } from '../device-drivers/sim/physics/heat.js';
 import { Home } from '../device-drivers/sim/physics/home.js';
 import { SimTcpServer } from '../device-drivers/sim/tcp-server.js';
-import { registerEngineApi } from '../hub/engine/api.js';
-import { Engine } from '../hub/engine/engine.js';
-import { loadOrCreateValidatorKey } from '../hub/engine/validator-key.js';
+import type { Engine } from '../hub/engine/engine.js';
 import type { Hub } from '../hub/hub.js';
-import { parsePolicy } from '../hub/validator/policy.js';
-import { Validator } from '../hub/validator/validator.js';
-import { b64url } from '../protocol/index.js';
 import {
   type EnergyContract,
   METER_PROOF_TYP,
@@ -38,10 +31,15 @@ import {
 } from '../protocol/messages/index.js';
 import { gasWhFromDm3 } from '../protocol/units.js';
 import { waitFor } from './support/agent-cli.js';
-import { type Gateway, setUpGateway } from './support/agent-harness.js';
+import type { Gateway } from './support/agent-harness.js';
 import { participantsWithCredit, party, signBothParties } from './support/contract-fixtures.js';
-import { createToken, OPERATOR_TOKEN, postEnroll, startTestHub } from './support/hub-fixtures.js';
-import { type RunningMosquitto, startMosquitto } from './support/mosquitto.js';
+import {
+  enrolAndWaitOnline,
+  gridGateway,
+  type HubWithEngine,
+  policyValidator,
+  startHubWithEngine,
+} from './support/e2e-fixtures.js';
 
 const SCALE = 30; // one virtual minute every 2 real seconds
 const M = 60_000;
@@ -241,61 +239,18 @@ describe('heat and gas contracts end to end: simulated heat and gas meters, real
   // Home B takes 400 Wh of heat and 60 dm³ of gas (6 pulses) every minute; it feeds in nothing.
   const homeBStep = (): Step => ({ heatTakenWh: 400, heatFedInWh: 0, gasTakenDm3: 60, gasFedInDm3: 0 });
 
-  let broker: RunningMosquitto;
+  let world: HubWithEngine;
   let hub: Hub;
   let engine: Engine;
-  let engineClient: mqtt.MqttClient;
-  let homeA: Awaited<ReturnType<typeof startHeatGasHome>>;
-  let homeB: Awaited<ReturnType<typeof startHeatGasHome>>;
   let gwA: Gateway;
   let gwB: Gateway;
-  let agents: ReturnType<Gateway['start']>[] = [];
-  let httpUrl = '';
-  let dir = '';
   const seller = party();
   const buyer = party();
-  const received: { topic: string; payload: string }[] = [];
-  const cleanups: (() => Promise<unknown> | unknown)[] = [];
 
   beforeAll(async () => {
-    broker = await startMosquitto({ extraConfig: ['set_tcp_nodelay true'] });
-    const started = await startTestHub({
-      broker: { kind: 'external', url: broker.url, username: 'hub', password: 'hub-password-0123456789' },
-      checkpointIntervalMs: 50,
-      gapWaitMs: 5_000,
-    });
-    hub = started.hub;
-    dir = started.dir;
-    homeA = await startHeatGasHome(virtualNow, 11, homeAStep);
-    homeB = await startHeatGasHome(virtualNow, 12, homeBStep);
-    gwA = setUpGateway({
-      brokerUrl: broker.url,
-      simPort: homeA.port,
-      scale: SCALE,
-      origin,
-      devices: ['grid'],
-    });
-    gwB = setUpGateway({
-      brokerUrl: broker.url,
-      simPort: homeB.port,
-      scale: SCALE,
-      origin,
-      devices: ['grid'],
-    });
-    useHeatGasDevices(gwA, homeA.port);
-    useHeatGasDevices(gwB, homeB.port);
-
-    engineClient = await mqtt.connectAsync(broker.url, {
-      username: 'hub',
-      password: 'hub-password-0123456789',
-      clientId: `engine-${hub.key.hubId}`,
-      protocolVersion: 4,
-    });
-    const { key: valKey } = loadOrCreateValidatorKey(`${dir}/validator.key`);
-    const validator = new Validator({
-      secretKey: valKey.secretKey,
-      currency: 'EUR',
-      policy: parsePolicy({
+    world = await startHubWithEngine({
+      clock: virtualNow,
+      reviewer: policyValidator({
         version: 1,
         name: 'heat-gas-e2e',
         registration: {
@@ -314,49 +269,21 @@ describe('heat and gas contracts end to end: simulated heat and gas meters, real
           leadTimeMs: 0,
         },
       }),
+      watcherId: 'heat-gas-watcher',
+      watch: ['wattproof/v1/gw/+/status'],
     });
-    engine = new Engine({
-      ledger: hub.ledger,
-      hubKey: hub.key,
-      reviewer: validator,
-      config: { currency: 'EUR', settlementGraceMs: 2 * M, tickMs: 100 },
-      clock: virtualNow,
-      publish: (topic, payload, o) => engineClient.publish(topic, payload, { qos: o.qos, retain: o.retain }),
-      log: pino({ level: 'silent' }),
-      afterAppend: () => hub.checkpointer.afterCommit(),
-    });
-    engine.start();
-    const Fastify = (await import('fastify')).default;
-    const app = Fastify();
-    await registerEngineApi(app, { engine, operatorToken: OPERATOR_TOKEN });
-    httpUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-    cleanups.push(() => app.close());
-
-    const watcher = await mqtt.connectAsync(broker.url, { protocolVersion: 4, clientId: 'heat-gas-watcher' });
-    watcher.on('message', (topic, payload) => received.push({ topic, payload: payload.toString('utf8') }));
-    await watcher.subscribeAsync(['wattproof/v1/gw/+/status'], { qos: 1 });
-    cleanups.push(() => watcher.endAsync(true));
+    ({ hub, engine } = world);
+    const homeA = await startHeatGasHome(virtualNow, 11, homeAStep);
+    world.defer(() => homeA.close());
+    const homeB = await startHeatGasHome(virtualNow, 12, homeBStep);
+    world.defer(() => homeB.close());
+    gwA = gridGateway(world, homeA.port, { scale: SCALE, origin });
+    gwB = gridGateway(world, homeB.port, { scale: SCALE, origin });
+    useHeatGasDevices(gwA, homeA.port);
+    useHeatGasDevices(gwB, homeB.port);
   }, 60_000);
 
-  afterAll(async () => {
-    for (const a of agents) a.child.kill('SIGKILL');
-    engine?.stop();
-    for (const c of cleanups.reverse()) await c();
-    await engineClient?.endAsync(true);
-    await hub?.stop();
-    await homeA?.close();
-    await homeB?.close();
-    await broker?.stop();
-  });
-
-  const postJson = async (path: string, body: unknown, token?: string) => {
-    const res = await fetch(`${httpUrl}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
+  afterAll(() => world?.stop());
 
   /** The meter proofs in the ledger, parsed, for one gateway and meter. */
   const proofsOf = (gw: Gateway, meter: string): MeterProof[] =>
@@ -374,29 +301,11 @@ describe('heat and gas contracts end to end: simulated heat and gas meters, real
 
   it('a heat contract and a gas contract settle from the meters’ proofs to the balances computed by hand', async () => {
     // 1. Enrol both gateways and start the agents with a synchronised clock.
-    for (const gw of [gwA, gwB]) {
-      const token = await createToken(hub.httpUrl, 'home');
-      const res = await postEnroll(hub.httpUrl, { token, publicKey: b64url.encode(gw.identity.publicKey) });
-      expect(res.status).toBe(201);
-      writeFileSync(gw.syncFile, '');
-    }
-    agents = [gwA.start(), gwB.start()];
-    const online = (gw: Gateway) =>
-      received.some((m) => {
-        if (m.topic !== `wattproof/v1/gw/${gw.identity.gatewayId}/status`) return false;
-        const payload = m.payload.split('.')[1] ?? '';
-        return (
-          (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { state?: unknown }).state ===
-          'online'
-        );
-      });
-    await waitFor(() => online(gwA) && online(gwB), 'both agents online', 30_000).catch((err: Error) => {
-      throw new Error(`${err.message}\n${agents.map((a) => a.output().slice(-3000)).join('\n')}`);
-    });
+    await enrolAndWaitOnline(world, [gwA, gwB], 30_000);
 
     // 2. Both households apply for heat and gas, the validator approves, the operator credits 100 each.
     await participantsWithCredit(
-      postJson,
+      world.post,
       [
         { party: seller, gateways: [gwA.identity.gatewayId] },
         { party: buyer, gateways: [gwB.identity.gatewayId] },
@@ -450,7 +359,7 @@ describe('heat and gas contracts end to end: simulated heat and gas meters, real
       terms('heat', 'heat', 250, 40, 20, 'aGVhdC1lMmUtY29udHJhY3Q'),
       terms('gas', 'gas', 400, 30, 24, 'Z2FzLWUyZS1jb250cmFjdA'),
     ]) {
-      const r = await postJson('/v1/contracts', signBothParties(c, seller, buyer));
+      const r = await world.post('/v1/contracts', signBothParties(c, seller, buyer));
       expect(r.status, JSON.stringify(r.body)).toBe(201);
       ids[c.energy as 'heat' | 'gas'] = r.body.contract as string;
     }

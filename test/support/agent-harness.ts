@@ -21,6 +21,23 @@ export interface Gateway {
   outboxSeqs(): number[];
 }
 
+/** Starts `wattproof-agent run --config FILE` on accelerated time (`scale` from `origin`). */
+export function startAgentRun(
+  configFile: string,
+  scale: number,
+  origin: number,
+): ReturnType<typeof startAgentCli> {
+  return startAgentCli([
+    'run',
+    '--config',
+    configFile,
+    '--time-scale',
+    String(scale),
+    '--time-origin',
+    String(origin),
+  ]);
+}
+
 export function setUpGateway(opts: {
   brokerUrl: string;
   simPort: number;
@@ -60,16 +77,7 @@ export function setUpGateway(opts: {
     identity,
     scale: opts.scale,
     origin: opts.origin,
-    start: () =>
-      startAgentCli([
-        'run',
-        '--config',
-        configFile,
-        '--time-scale',
-        String(opts.scale),
-        '--time-origin',
-        String(opts.origin),
-      ]),
+    start: () => startAgentRun(configFile, opts.scale, opts.origin),
     outboxSeqs() {
       const db = new Database(path.join(stateDir, 'outbox.sqlite'), { readonly: true, fileMustExist: true });
       try {
