@@ -46,16 +46,22 @@ async function openHub(): Promise<{
   const ledger = new Ledger(db, {
     signer: { origin: 'test/price-index', secretKey: hubKey.secretKey, publicKey: hubKey.publicKey },
   });
-  // Every leaf read from the ledger, one by one or in ranges, is counted.
+  // Every leaf read from the ledger, one by one or in ranges (range() or the fold's leaves()), is counted.
   const reads = { leaves: 0 };
   const entry = ledger.entry.bind(ledger);
   const range = ledger.range.bind(ledger);
+  const leaves = ledger.leaves.bind(ledger);
   ledger.entry = (i) => {
     reads.leaves++;
     return entry(i);
   };
   ledger.range = (start, end) => {
     const r = range(start, end);
+    reads.leaves += r.length;
+    return r;
+  };
+  ledger.leaves = (start, end) => {
+    const r = leaves(start, end);
     reads.leaves += r.length;
     return r;
   };

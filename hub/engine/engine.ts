@@ -49,7 +49,7 @@ import {
   settledTermsOf,
 } from '../contracts/fold.js';
 import type { HubKey } from '../keys.js';
-import type { Entry, Ledger } from '../ledger/ledger.js';
+import type { Entry, Leaf, Ledger } from '../ledger/ledger.js';
 import { type BookKey, bookKeyOf, bookName } from '../markets/book.js';
 import {
   applyMarketEntry,
@@ -139,7 +139,6 @@ export interface EngineReceipt {
   outcome?: EntryOutcome;
 }
 
-const PAGE = 1000;
 const ENGINE_TYPS_PT = [
   PARTICIPANT_APPLICATION_TYP,
   CONTRACT_CANCELLATION_TYP,
@@ -283,7 +282,9 @@ export class Engine {
     const { ledger } = this.d;
     let n = 0;
     while (this.state.size < ledger.size) {
-      const batch = ledger.range(this.state.size, Math.min(ledger.size, this.state.size + PAGE));
+      // The lean read (index, leaf, message hash, typ) in pages of MAX_LEAVES: a page at a time, so
+      // no statement stays open on the connection while the fold runs.
+      const batch = ledger.leaves(this.state.size, ledger.size);
       if (batch.length === 0) break;
       for (const e of batch) {
         this.foldOne(e);
@@ -293,7 +294,7 @@ export class Engine {
     return n;
   }
 
-  private foldOne(e: Entry): EntryOutcome {
+  private foldOne(e: Leaf): EntryOutcome {
     const entry = e.index === this.state.size ? this.leaves.read(e) : logEntryFromJws(e.index, e.jws);
     if (entry === undefined || entry === SKIPPED) {
       // An undecodable leaf cannot be in the log (ingest verified it); skip it like the follower.

@@ -20,7 +20,7 @@
 //   does not decode).
 import { decodeJwsUnverified, fromUtf8, type JwsHeader, MAX_JWS_BYTES } from '../../protocol/index.js';
 import type { LogEntry } from '../contracts/fold.js';
-import type { Entry } from '../ledger/ledger.js';
+import type { Leaf } from '../ledger/ledger.js';
 
 const SEGMENT = /^[A-Za-z0-9_-]*$/;
 /**
@@ -44,7 +44,7 @@ export class LeafReader {
    * The leaf as the fold sees it: logEntryFromJws(e.index, e.jws), or SKIPPED when its header is
    * valid but its typ is one the caller does not read.
    */
-  read(e: Entry): LogEntry | undefined | typeof SKIPPED {
+  read(e: Leaf): LogEntry | undefined | typeof SKIPPED {
     const compact = e.jws;
     if (typeof compact !== 'string' || compact.length > MAX_JWS_BYTES) return undefined;
     const i = compact.indexOf('.');
