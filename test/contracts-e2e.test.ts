@@ -39,6 +39,7 @@ import {
   policyValidator,
   type RunningAgent,
   startHubWithEngine,
+  waitApproved,
 } from './support/e2e-fixtures.js';
 
 const SCALE = 30; // one virtual minute every 2 real seconds
@@ -156,11 +157,7 @@ describe('contracts end to end: simulated homes, real Mosquitto, real agents, th
       ],
       { amountMinor: 100, clock: virtualNow },
     );
-    await waitFor(
-      () => engine.ledgerState.registry.participants[buyer.id]?.status === 'approved',
-      'both registrations approved',
-      10_000,
-    );
+    await waitApproved(engine, [seller, buyer]);
 
     // 3. Three contracts, signed by both, over the three windows: 50 Wh per interval at 200 minor/kWh,
     // penalty 100 minor/kWh, deposits seller 10 (covers a full shortfall: ceil(100 × 100 / 1000))

@@ -44,6 +44,7 @@ import {
   type HubWithEngine,
   type RunningAgent,
   startHubWithEngine,
+  waitApproved,
 } from './support/e2e-fixtures.js';
 import { OPERATOR_TOKEN } from './support/hub-fixtures.js';
 
@@ -179,13 +180,7 @@ describe('dispatch end to end: the hub dispatches, the simulated battery follows
       ],
       { amountMinor: 1000, clock: virtualNow },
     );
-    await waitFor(
-      () =>
-        engine.ledgerState.registry.participants[buyer.id]?.status === 'approved' &&
-        engine.ledgerState.registry.participants[seller.id]?.status === 'approved',
-      'both registrations approved',
-      10_000,
-    );
+    await waitApproved(engine, [seller, buyer]);
 
     // A two-minute window starting 4 to 5 virtual minutes (8 to 10 s) from now: time to sign,
     // review, activate and send the contract, and to send the dispatch commands, before it starts.

@@ -6,19 +6,19 @@
 import { describe, expect, it } from 'vitest';
 import type { LedgerState } from '../hub/contracts/fold.js';
 import { Engine } from '../hub/engine/engine.js';
-import { energyOrder, participant, Q, T0 } from '../hub/markets/example-orders.js';
+import { Q, T0 } from '../hub/markets/example-orders.js';
 import type { CongestionOutputs } from '../hub/validator/congestion/decision.js';
 import { congestionDecisionFields } from '../hub/validator/congestion-state.js';
 import { K } from '../hub/validator/fixtures.js';
 import { b64url } from '../protocol/index.js';
+import { signMessage, VALIDATOR_DECISION_TYP, type ValidatorDecision } from '../protocol/messages/index.js';
 import {
-  ORDER_TYP,
-  signMessage,
-  VALIDATOR_DECISION_TYP,
-  type ValidatorDecision,
-} from '../protocol/messages/index.js';
-import { participantApplication } from './support/contract-fixtures.js';
-import { auctionEngineDeps, auctionRules, tempLedger } from './support/engine-fixtures.js';
+  auctionEngineDeps,
+  auctionRules,
+  registerAliceAndBob,
+  submitOfferAndBid,
+  tempLedger,
+} from './support/engine-fixtures.js';
 
 const NODAL = { 'bus-2': 1400, 'bus-3': -2800, 'bus-s': 900 };
 const BUS_REGIONS = { 'bus-1': 'north', 'bus-2': 'north', 'bus-3': 'north', 'bus-s': 'south' };
@@ -70,15 +70,8 @@ function run(decide: (now: number) => string[]) {
   );
   engine.start();
   try {
-    for (const who of ['alice', 'bob'])
-      engine.submitSigned(participantApplication(participant(who), { gateways: [], at: now }));
-    const offer = energyOrder({ who: 'alice', side: 'offer', quantityWh: 1000, limitMinorPerKWh: 20 });
-    const bid = energyOrder({ who: 'bob', side: 'bid', quantityWh: 800, limitMinorPerKWh: 30 });
-    for (const [o, who] of [
-      [offer, 'alice'],
-      [bid, 'bob'],
-    ] as const)
-      engine.submitSigned(signMessage(ORDER_TYP, o.participant, o, participant(who).secretKey), ORDER_TYP);
+    registerAliceAndBob(engine, now);
+    submitOfferAndBid(engine);
     engine.tick();
     now = T0 - rules.gateClosureLeadMs;
     engine.tick();

@@ -7,8 +7,13 @@ import { Engine } from '../hub/engine/engine.js';
 import { energyOrder, participant, Q, T0 } from '../hub/markets/example-orders.js';
 import { AUCTION_RESULT_TYP, MARKET_MATCH_TYP } from '../hub/markets/messages.js';
 import { ORDER_TYP, PRICE_TYP, signMessage } from '../protocol/messages/index.js';
-import { participantApplication } from './support/contract-fixtures.js';
-import { auctionEngineDeps, auctionRules, tempLedger } from './support/engine-fixtures.js';
+import {
+  auctionEngineDeps,
+  auctionRules,
+  registerAliceAndBob,
+  submitOfferAndBid,
+  tempLedger,
+} from './support/engine-fixtures.js';
 
 describe('engine market: auction at gate closure, prices', () => {
   const temp = tempLedger('test/market');
@@ -30,22 +35,10 @@ describe('engine market: auction at gate closure, prices', () => {
   });
 
   it('clears the book once at gate closure and publishes its price', () => {
-    for (const who of ['alice', 'bob'])
-      engine.submitSigned(participantApplication(participant(who), { gateways: [], at: now }));
+    registerAliceAndBob(engine, now);
     // Offer 1000 Wh at ≥ 20, bid 800 Wh at ≤ 30 → 800 Wh clear; the offer is the partly filled
     // marginal order, so the range is its limit alone (docs/markets.md): price 20.
-    const offer = energyOrder({ who: 'alice', side: 'offer', quantityWh: 1000, limitMinorPerKWh: 20 });
-    const bid = energyOrder({ who: 'bob', side: 'bid', quantityWh: 800, limitMinorPerKWh: 30 });
-    for (const [o, who] of [
-      [offer, 'alice'],
-      [bid, 'bob'],
-    ] as const) {
-      const r = engine.submitSigned(
-        signMessage(ORDER_TYP, o.participant, o, participant(who).secretKey),
-        ORDER_TYP,
-      );
-      expect(r.status).toBe('appended');
-    }
+    expect(submitOfferAndBid(engine).map((r) => r.status)).toEqual(['appended', 'appended']);
     // A forged order (bob's order signed by alice's key) is refused before the log.
     const forged = energyOrder({ who: 'bob', side: 'bid', quantityWh: 5, limitMinorPerKWh: 30 });
     expect(() =>

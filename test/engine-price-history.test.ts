@@ -10,8 +10,13 @@ import { MAX_PRICE_HISTORY_PAGE_BYTES, PriceHistory } from '../hub/engine/price-
 import { energyOrder, participant, Q, T0 } from '../hub/markets/example-orders.js';
 import { b64url, leafHash, verifyCompactSignature, verifyInclusion } from '../protocol/index.js';
 import { ORDER_TYP, PRICE_TYP, signMessage } from '../protocol/messages/index.js';
-import { participantApplication } from './support/contract-fixtures.js';
-import { auctionEngineDeps, auctionRules, tempHubKey, tempLedger } from './support/engine-fixtures.js';
+import {
+  auctionEngineDeps,
+  auctionRules,
+  registerAliceAndBob,
+  tempHubKey,
+  tempLedger,
+} from './support/engine-fixtures.js';
 
 const TOKEN = 'operator-token-for-price-history-0123456789';
 
@@ -45,8 +50,7 @@ describe('GET /v1/prices/history', () => {
     // Registered before any price exists: the history finds later entries as they come.
     await registerEngineApi(app, { engine, operatorToken: TOKEN });
     await app.ready();
-    for (const who of ['alice', 'bob'])
-      engine.submitSigned(participantApplication(participant(who), { gateways: [], at: now }));
+    registerAliceAndBob(engine, now);
     // Interval 1 clears at 20 (800 Wh), interval 2 at 25 (500 Wh).
     const orders = [
       energyOrder({ who: 'alice', side: 'offer', quantityWh: 1000, limitMinorPerKWh: 20 }),

@@ -39,6 +39,7 @@ import {
   type HubWithEngine,
   policyValidator,
   startHubWithEngine,
+  waitApproved,
 } from './support/e2e-fixtures.js';
 
 const SCALE = 30; // one virtual minute every 2 real seconds
@@ -312,13 +313,7 @@ describe('heat and gas contracts end to end: simulated heat and gas meters, real
       ],
       { amountMinor: 100, clock: virtualNow, energies: ['gas', 'heat'], capacityW: 40_000 },
     );
-    await waitFor(
-      () =>
-        engine.ledgerState.registry.participants[buyer.id]?.status === 'approved' &&
-        engine.ledgerState.registry.participants[seller.id]?.status === 'approved',
-      'both registrations approved',
-      10_000,
-    );
+    await waitApproved(engine, [seller, buyer]);
 
     const W0 = Math.ceil(virtualNow() / M) * M + 4 * M;
     W = { start: W0, end: W0 + 2 * M };

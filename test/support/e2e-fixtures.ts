@@ -19,7 +19,7 @@ import { b64url, decodeJwsUnverified } from '../../protocol/index.js';
 import { topics } from '../../protocol/topics.js';
 import { type startAgentCli, waitFor } from './agent-cli.js';
 import { type Gateway, setUpGateway } from './agent-harness.js';
-import { type PostJson, postJsonTo } from './contract-fixtures.js';
+import { type Party, type PostJson, postJsonTo } from './contract-fixtures.js';
 import { createToken, OPERATOR_TOKEN, postEnroll, startTestHub } from './hub-fixtures.js';
 import { type RunningMosquitto, startMosquitto } from './mosquitto.js';
 
@@ -203,4 +203,13 @@ export async function enrolAndWaitOnline(
     throw new Error(`${err.message}\n${agents.map((a) => a.output().slice(-3000)).join('\n---\n')}`);
   });
   return agents;
+}
+
+/** Waits (up to 10 s) until the validator approved every one of these participants' registrations. */
+export async function waitApproved(engine: Engine, parties: readonly Party[]): Promise<void> {
+  await waitFor(
+    () => parties.every((p) => engine.ledgerState.registry.participants[p.id]?.status === 'approved'),
+    parties.length === 2 ? 'both registrations approved' : `${parties.length} registrations approved`,
+    10_000,
+  );
 }

@@ -5,10 +5,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pino from 'pino';
-import type { EngineDeps } from '../../hub/engine/engine.js';
+import type { Engine, EngineDeps, EngineReceipt } from '../../hub/engine/engine.js';
 import { type HubKey, loadOrCreateHubKey } from '../../hub/keys.js';
 import { Ledger } from '../../hub/ledger/ledger.js';
+import { energyOrder, participant } from '../../hub/markets/example-orders.js';
 import { marketRules } from '../../hub/markets/rules.js';
+import { ORDER_TYP, signMessage } from '../../protocol/messages/index.js';
+import { participantApplication } from './contract-fixtures.js';
 
 export interface TempLedger {
   readonly dir: string;
@@ -55,4 +58,27 @@ export function auctionEngineDeps(
     log: pino({ level: 'silent' }),
     ...more,
   };
+}
+
+/** The example participants alice and bob apply as households (no gateways) at `at`. */
+export function registerAliceAndBob(engine: Engine, at: number): void {
+  for (const who of ['alice', 'bob'])
+    engine.submitSigned(participantApplication(participant(who), { gateways: [], at }));
+}
+
+/**
+ * Alice offers 1000 Wh at ≥ 20 and bob bids 800 Wh at ≤ 30 for the first interval (800 Wh clear
+ * at 20), each order signed by its participant; answers the engine's receipt for each.
+ */
+export function submitOfferAndBid(engine: Engine): EngineReceipt[] {
+  const offer = energyOrder({ who: 'alice', side: 'offer', quantityWh: 1000, limitMinorPerKWh: 20 });
+  const bid = energyOrder({ who: 'bob', side: 'bid', quantityWh: 800, limitMinorPerKWh: 30 });
+  return (
+    [
+      [offer, 'alice'],
+      [bid, 'bob'],
+    ] as const
+  ).map(([o, who]) =>
+    engine.submitSigned(signMessage(ORDER_TYP, o.participant, o, participant(who).secretKey), ORDER_TYP),
+  );
 }
