@@ -36,7 +36,7 @@ import {
   enrolAndWaitOnline,
   gridGateway,
   type HubWithEngine,
-  policyValidator,
+  householdValidator,
   type RunningAgent,
   startHubWithEngine,
   waitApproved,
@@ -116,15 +116,7 @@ describe('contracts end to end: simulated homes, real Mosquitto, real agents, th
   beforeAll(async () => {
     world = await startHubWithEngine({
       clock: virtualNow,
-      reviewer: policyValidator({
-        version: 1,
-        name: 'e2e',
-        registration: {
-          regions: { north: { gridNodes: 'any' } },
-          roles: { household: { energies: { electricity: { maxCapacityW: 20_000 } } } },
-        },
-        contracts: { prices: { electricity: { floorMinorPerKWh: 0, capMinorPerKWh: 1000 } }, leadTimeMs: 0 },
-      }),
+      reviewer: householdValidator('e2e', { electricity: { maxCapacityW: 20_000, capMinorPerKWh: 1000 } }),
       watcherId: 'e2e-watcher',
       watch: ['wattproof/v1/gw/+/cmd/#', 'wattproof/v1/gw/+/status'],
     });

@@ -37,7 +37,7 @@ import {
   enrolAndWaitOnline,
   gridGateway,
   type HubWithEngine,
-  policyValidator,
+  householdValidator,
   startHubWithEngine,
   waitApproved,
 } from './support/e2e-fixtures.js';
@@ -251,24 +251,9 @@ describe('heat and gas contracts end to end: simulated heat and gas meters, real
   beforeAll(async () => {
     world = await startHubWithEngine({
       clock: virtualNow,
-      reviewer: policyValidator({
-        version: 1,
-        name: 'heat-gas-e2e',
-        registration: {
-          regions: { north: { gridNodes: 'any' } },
-          roles: {
-            household: {
-              energies: { heat: { maxCapacityW: 40_000 }, gas: { maxCapacityW: 40_000 } },
-            },
-          },
-        },
-        contracts: {
-          prices: {
-            heat: { floorMinorPerKWh: 0, capMinorPerKWh: 500 },
-            gas: { floorMinorPerKWh: 0, capMinorPerKWh: 500 },
-          },
-          leadTimeMs: 0,
-        },
+      reviewer: householdValidator('heat-gas-e2e', {
+        heat: { maxCapacityW: 40_000, capMinorPerKWh: 500 },
+        gas: { maxCapacityW: 40_000, capMinorPerKWh: 500 },
       }),
       watcherId: 'heat-gas-watcher',
       watch: ['wattproof/v1/gw/+/status'],

@@ -55,9 +55,30 @@ export interface HubWithEngine {
   stop(): Promise<void>;
 }
 
-/** A Validator with this policy (as parsed from the policy file), in EUR, signing with the key. */
-export function policyValidator(policy: unknown): (key: ValidatorKey) => Reviewer {
-  return (key) => new Validator({ secretKey: key.secretKey, currency: 'EUR', policy: parsePolicy(policy) });
+/** Per energy a household may trade: the largest capacity it may register and the price cap. */
+export type HouseholdTerms = Record<string, { maxCapacityW: number; capMinorPerKWh: number }>;
+
+/**
+ * A Validator in EUR, signing with the key, whose policy `name` registers households in region
+ * north (any grid node) for these energies and reviews contracts at prices from 0 to the cap, with
+ * no lead time.
+ */
+export function householdValidator(name: string, energies: HouseholdTerms): (key: ValidatorKey) => Reviewer {
+  const each = <T>(f: (t: HouseholdTerms[string]) => T) =>
+    Object.fromEntries(Object.entries(energies).map(([energy, t]) => [energy, f(t)]));
+  const policy = parsePolicy({
+    version: 1,
+    name,
+    registration: {
+      regions: { north: { gridNodes: 'any' } },
+      roles: { household: { energies: each((t) => ({ maxCapacityW: t.maxCapacityW })) } },
+    },
+    contracts: {
+      prices: each((t) => ({ floorMinorPerKWh: 0, capMinorPerKWh: t.capMinorPerKWh })),
+      leadTimeMs: 0,
+    },
+  });
+  return (key) => new Validator({ secretKey: key.secretKey, currency: 'EUR', policy });
 }
 
 /**
