@@ -158,7 +158,8 @@ try {
   if (hashes.size !== 1) throw new Error('the engine and the plain fold reached different states');
 
   // The floor: reading every leaf once, in the ledger's own pages: range() (whole entries, pages of
-  // 1,000) and leaves() (what the fold reads, pages of 10,000: what Engine.catchUp reads with).
+  // 1,000) and leaves() (the four fields the fold reads as raw rows, pages of 1,000: what
+  // Engine.catchUp reads with).
   const readMs: number[] = [];
   const leanMs: number[] = [];
   for (let r = 0; r < RUNS; r++) {

@@ -282,8 +282,8 @@ export class Engine {
     const { ledger } = this.d;
     let n = 0;
     while (this.state.size < ledger.size) {
-      // The lean read (index, leaf, message hash, typ) in pages of MAX_LEAVES: a page at a time, so
-      // no statement stays open on the connection while the fold runs.
+      // The lean read (index, leaf, message hash, typ), a page at a time (MAX_LEAVES), so no
+      // statement stays open on the connection while the fold runs.
       const batch = ledger.leaves(this.state.size, ledger.size);
       if (batch.length === 0) break;
       for (const e of batch) {
