@@ -31,15 +31,14 @@ import {
 } from '../protocol/messages/index.js';
 import { waitFor } from './support/agent-cli.js';
 import type { Gateway } from './support/agent-harness.js';
-import { participantsWithCredit, party, signBothParties } from './support/contract-fixtures.js';
+import { party, signBothParties } from './support/contract-fixtures.js';
 import {
   enrolAndWaitOnline,
+  fundAndApprove,
   gridGateway,
   type HubWithEngine,
   householdValidator,
-  type RunningAgent,
   startHubWithEngine,
-  waitApproved,
 } from './support/e2e-fixtures.js';
 
 const SCALE = 30; // one virtual minute every 2 real seconds
@@ -109,7 +108,6 @@ describe('contracts end to end: simulated homes, real Mosquitto, real agents, th
   let engine: Engine;
   let gwA: Gateway;
   let gwB: Gateway;
-  let agents: RunningAgent[] = [];
   const seller = party();
   const buyer = party();
 
@@ -138,18 +136,17 @@ describe('contracts end to end: simulated homes, real Mosquitto, real agents, th
     // 1. Enrol both gateways (binding entries in the ledger), start the agents with a synchronised clock.
     // A gateway runs long before it trades; here the agents have just been spawned, so wait until
     // both are online before any contract can be activated (contracts are commands, not retained).
-    agents = await enrolAndWaitOnline(world, [gwA, gwB], 15_000);
+    await enrolAndWaitOnline(world, [gwA, gwB], 15_000);
 
     // 2. Both households apply (self-signed), the validator approves, the operator credits 100 each.
-    await participantsWithCredit(
-      world.post,
+    await fundAndApprove(
+      world,
       [
         { party: seller, gateways: [gwA.identity.gatewayId] },
         { party: buyer, gateways: [gwB.identity.gatewayId] },
       ],
       { amountMinor: 100, clock: virtualNow },
     );
-    await waitApproved(engine, [seller, buyer]);
 
     // 3. Three contracts, signed by both, over the three windows: 50 Wh per interval at 200 minor/kWh,
     // penalty 100 minor/kWh, deposits seller 10 (covers a full shortfall: ceil(100 × 100 / 1000))
@@ -302,8 +299,8 @@ describe('contracts end to end: simulated homes, real Mosquitto, real agents, th
 
     // 7. A replayed fulfilment event: stop gateway A's agent, then sign an event on its chain (its
     // key is in its state dir) claiming more than the proofs show, and send it twice over MQTT.
-    agents[0]?.child.kill('SIGTERM');
-    await agents[0]?.exited;
+    world.agents[0]?.child.kill('SIGTERM');
+    await world.agents[0]?.exited;
     await hub.settle();
     const head = hub.ledger.gatewayHead(gwA.identity.gatewayId);
     if (!head || head.seq === null) throw new Error('gateway A has no chain');
@@ -391,8 +388,8 @@ describe('contracts end to end: simulated homes, real Mosquitto, real agents, th
 
     // 9. Delete the state: a new engine (empty state) on the ledger alone, and a plain foldLog of
     // the log, give the same state, byte for byte, and append nothing.
-    agents[1]?.child.kill('SIGTERM');
-    await agents[1]?.exited;
+    world.agents[1]?.child.kill('SIGTERM');
+    await world.agents[1]?.exited;
     await hub.settle();
     engine.stop();
     const size = hub.ledger.size;

@@ -36,25 +36,25 @@ import {
 import { topics } from '../protocol/topics.js';
 import { waitFor } from './support/agent-cli.js';
 import { startAgentRun } from './support/agent-harness.js';
-import { participantsWithCredit, party, signBothParties } from './support/contract-fixtures.js';
+import { party, signBothParties } from './support/contract-fixtures.js';
 import {
-  type AgentToRun,
   enrolAndWaitOnline,
   enrolGateway,
+  fundAndApprove,
   type HubWithEngine,
-  type RunningAgent,
   startHubWithEngine,
-  waitApproved,
 } from './support/e2e-fixtures.js';
 import { OPERATOR_TOKEN } from './support/hub-fixtures.js';
 
 const SCALE = 30; // one virtual minute every 2 real seconds
 const M = 60_000;
 
-interface AgentGateway extends AgentToRun {
+interface AgentGateway {
   identity: GatewayIdentity;
   configFile: string;
+  syncFile: string;
   stateDir: string;
+  start(): ReturnType<typeof startAgentRun>;
 }
 
 function setUpAgent(o: {
@@ -111,7 +111,6 @@ describe('dispatch end to end: the hub dispatches, the simulated battery follows
   let gwB: AgentGateway;
   const gwC = { publicKey: publicKeyOf(generateSecretKey()) };
   let gwCId = '';
-  let agents: RunningAgent[] = [];
   const seller = party();
   const buyer = party();
 
@@ -169,18 +168,17 @@ describe('dispatch end to end: the hub dispatches, the simulated battery follows
   it('the battery follows the dispatched setpoint, the signed response measures it, settlement pays it; forged, expired and writes-off commands are refused with reasons', async () => {
     // 1. Enrol the three gateways (A and B run agents; C is the buyer's, metering nothing here).
     gwCId = await enrolGateway(hub.httpUrl, gwC.publicKey);
-    agents = await enrolAndWaitOnline(world, [gwA, gwB], 30_000);
+    await enrolAndWaitOnline(world, [gwA, gwB], 30_000);
 
     // 2. The seller (gateways A and B) and the buyer (gateway C) register; the operator credits both.
-    await participantsWithCredit(
-      post,
+    await fundAndApprove(
+      world,
       [
         { party: seller, gateways: [gwA.identity.gatewayId, gwB.identity.gatewayId].sort() },
         { party: buyer, gateways: [gwCId] },
       ],
       { amountMinor: 1000, clock: virtualNow },
     );
-    await waitApproved(engine, [seller, buyer]);
 
     // A two-minute window starting 4 to 5 virtual minutes (8 to 10 s) from now: time to sign,
     // review, activate and send the contract, and to send the dispatch commands, before it starts.
@@ -232,7 +230,7 @@ describe('dispatch end to end: the hub dispatches, the simulated battery follows
     expect(engine.ledgerState.contracts[id]?.review).toMatchObject({ outcome: 'approved', reasons: [] });
     // Both seller agents keep it for dispatch (it came on their cmd/contract topic).
     await waitFor(
-      () => agents.every((a) => a.output().includes('flexibility contract kept for dispatch')),
+      () => world.agents.every((a) => a.output().includes('flexibility contract kept for dispatch')),
       'both agents holding the contract',
       10_000,
     );

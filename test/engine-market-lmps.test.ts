@@ -13,10 +13,9 @@ import { K } from '../hub/validator/fixtures.js';
 import { b64url } from '../protocol/index.js';
 import { signMessage, VALIDATOR_DECISION_TYP, type ValidatorDecision } from '../protocol/messages/index.js';
 import {
+  AUCTION_RULES,
+  aliceOffersBobBids,
   auctionEngineDeps,
-  auctionRules,
-  registerAliceAndBob,
-  submitOfferAndBid,
   tempLedger,
 } from './support/engine-fixtures.js';
 
@@ -52,11 +51,10 @@ function decision(interval: { start: number; end: number }, method: CongestionOu
 /** An auction world; `decide` lists the congestion decisions the stand-in step appends once. */
 function run(decide: (now: number) => string[]) {
   const temp = tempLedger('test/lmps');
-  const rules = auctionRules();
   let now = T0 - 3_600_000;
   let decided = false;
   const engine = new Engine(
-    auctionEngineDeps(temp, rules, () => now, {
+    auctionEngineDeps(temp, () => now, {
       congestion: {
         kid: K.validator.id,
         busRegions: BUS_REGIONS,
@@ -70,10 +68,9 @@ function run(decide: (now: number) => string[]) {
   );
   engine.start();
   try {
-    registerAliceAndBob(engine, now);
-    submitOfferAndBid(engine);
+    aliceOffersBobBids(engine, now);
     engine.tick();
-    now = T0 - rules.gateClosureLeadMs;
+    now = T0 - AUCTION_RULES.gateClosureLeadMs;
     engine.tick();
     engine.tick();
     return { prices: engine.latestPrices(), congestion: engine.ledgerState.congestion };

@@ -8,21 +8,19 @@ import { energyOrder, participant, Q, T0 } from '../hub/markets/example-orders.j
 import { AUCTION_RESULT_TYP, MARKET_MATCH_TYP } from '../hub/markets/messages.js';
 import { ORDER_TYP, PRICE_TYP, signMessage } from '../protocol/messages/index.js';
 import {
+  AUCTION_RULES,
+  aliceOffersBobBids,
   auctionEngineDeps,
-  auctionRules,
-  registerAliceAndBob,
-  submitOfferAndBid,
   tempLedger,
 } from './support/engine-fixtures.js';
 
 describe('engine market: auction at gate closure, prices', () => {
   const temp = tempLedger('test/market');
   const { db, ledger } = temp;
-  const rules = auctionRules();
   let now = T0 - 3_600_000;
   const published: { topic: string; payload: string; retain: boolean }[] = [];
   const deps = () =>
-    auctionEngineDeps(temp, rules, () => now, {
+    auctionEngineDeps(temp, () => now, {
       publish: (topic, payload, o) => {
         published.push({ topic, payload, retain: o.retain });
       },
@@ -35,10 +33,9 @@ describe('engine market: auction at gate closure, prices', () => {
   });
 
   it('clears the book once at gate closure and publishes its price', () => {
-    registerAliceAndBob(engine, now);
     // Offer 1000 Wh at ≥ 20, bid 800 Wh at ≤ 30 → 800 Wh clear; the offer is the partly filled
     // marginal order, so the range is its limit alone (docs/markets.md): price 20.
-    expect(submitOfferAndBid(engine).map((r) => r.status)).toEqual(['appended', 'appended']);
+    expect(aliceOffersBobBids(engine, now).map((r) => r.status)).toEqual(['appended', 'appended']);
     // A forged order (bob's order signed by alice's key) is refused before the log.
     const forged = energyOrder({ who: 'bob', side: 'bid', quantityWh: 5, limitMinorPerKWh: 30 });
     expect(() =>
@@ -46,7 +43,7 @@ describe('engine market: auction at gate closure, prices', () => {
     ).toThrow(/signature/);
     engine.tick();
     expect(ledger.range(0, ledger.size).some((e) => e.typ === AUCTION_RESULT_TYP)).toBe(false);
-    now = T0 - rules.gateClosureLeadMs;
+    now = T0 - AUCTION_RULES.gateClosureLeadMs;
     engine.tick();
     engine.tick();
     const typs = ledger.range(0, ledger.size).map((e) => e.typ);

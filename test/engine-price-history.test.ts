@@ -11,8 +11,8 @@ import { energyOrder, participant, Q, T0 } from '../hub/markets/example-orders.j
 import { b64url, leafHash, verifyCompactSignature, verifyInclusion } from '../protocol/index.js';
 import { ORDER_TYP, PRICE_TYP, signMessage } from '../protocol/messages/index.js';
 import {
+  AUCTION_RULES,
   auctionEngineDeps,
-  auctionRules,
   registerAliceAndBob,
   tempHubKey,
   tempLedger,
@@ -23,9 +23,8 @@ const TOKEN = 'operator-token-for-price-history-0123456789';
 describe('GET /v1/prices/history', () => {
   const temp = tempLedger('test/price-history');
   const { hubKey, db, ledger } = temp;
-  const rules = auctionRules();
   let now = T0 - 3_600_000;
-  const engine = new Engine(auctionEngineDeps(temp, rules, () => now));
+  const engine = new Engine(auctionEngineDeps(temp, () => now));
   const app = Fastify();
   const get = async (query: string) => {
     const res = await app.inject({ method: 'GET', url: `/v1/prices/history?${query}` });
@@ -81,7 +80,7 @@ describe('GET /v1/prices/history', () => {
       expect(r.status).toBe('appended');
     }
     for (const start of [T0, T0 + Q]) {
-      now = start - rules.gateClosureLeadMs;
+      now = start - AUCTION_RULES.gateClosureLeadMs;
       publishedAt.push(now);
       engine.tick();
       engine.tick();

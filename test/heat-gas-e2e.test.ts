@@ -32,14 +32,14 @@ import {
 import { gasWhFromDm3 } from '../protocol/units.js';
 import { waitFor } from './support/agent-cli.js';
 import type { Gateway } from './support/agent-harness.js';
-import { participantsWithCredit, party, signBothParties } from './support/contract-fixtures.js';
+import { party, signBothParties } from './support/contract-fixtures.js';
 import {
   enrolAndWaitOnline,
+  fundAndApprove,
   gridGateway,
   type HubWithEngine,
   householdValidator,
   startHubWithEngine,
-  waitApproved,
 } from './support/e2e-fixtures.js';
 
 const SCALE = 30; // one virtual minute every 2 real seconds
@@ -290,15 +290,14 @@ describe('heat and gas contracts end to end: simulated heat and gas meters, real
     await enrolAndWaitOnline(world, [gwA, gwB], 30_000);
 
     // 2. Both households apply for heat and gas, the validator approves, the operator credits 100 each.
-    await participantsWithCredit(
-      world.post,
+    await fundAndApprove(
+      world,
       [
         { party: seller, gateways: [gwA.identity.gatewayId] },
         { party: buyer, gateways: [gwB.identity.gatewayId] },
       ],
       { amountMinor: 100, clock: virtualNow, energies: ['gas', 'heat'], capacityW: 40_000 },
     );
-    await waitApproved(engine, [seller, buyer]);
 
     const W0 = Math.ceil(virtualNow() / M) * M + 4 * M;
     W = { start: W0, end: W0 + 2 * M };

@@ -19,7 +19,7 @@ import { b64url, decodeJwsUnverified } from '../../protocol/index.js';
 import { topics } from '../../protocol/topics.js';
 import { type startAgentCli, waitFor } from './agent-cli.js';
 import { type Gateway, setUpGateway } from './agent-harness.js';
-import { type Party, type PostJson, postJsonTo } from './contract-fixtures.js';
+import { type PostJson, participantsWithCredit, postJsonTo } from './contract-fixtures.js';
 import { createToken, OPERATOR_TOKEN, postEnroll, startTestHub } from './hub-fixtures.js';
 import { type RunningMosquitto, startMosquitto } from './mosquitto.js';
 
@@ -226,11 +226,20 @@ export async function enrolAndWaitOnline(
   return agents;
 }
 
-/** Waits (up to 10 s) until the validator approved every one of these participants' registrations. */
-export async function waitApproved(engine: Engine, parties: readonly Party[]): Promise<void> {
+/**
+ * Each member applies and is credited by the operator (participantsWithCredit, through the
+ * engine's endpoints); then waits (up to 10 s) until the validator approved them all.
+ */
+export async function fundAndApprove(
+  world: HubWithEngine,
+  members: Parameters<typeof participantsWithCredit>[1],
+  terms: Parameters<typeof participantsWithCredit>[2],
+): Promise<void> {
+  await participantsWithCredit(world.post, members, terms);
   await waitFor(
-    () => parties.every((p) => engine.ledgerState.registry.participants[p.id]?.status === 'approved'),
-    parties.length === 2 ? 'both registrations approved' : `${parties.length} registrations approved`,
+    () =>
+      members.every((m) => world.engine.ledgerState.registry.participants[m.party.id]?.status === 'approved'),
+    members.length === 2 ? 'both registrations approved' : `${members.length} registrations approved`,
     10_000,
   );
 }

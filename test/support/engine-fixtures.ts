@@ -37,22 +37,21 @@ export function tempLedger(origin: string): TempLedger {
 }
 
 /** The auction market in EUR the engine tests clear. */
-export const auctionRules = () => marketRules({ currency: 'EUR', mode: 'auction' });
+export const AUCTION_RULES = marketRules({ currency: 'EUR', mode: 'auction' });
 
 /**
- * An engine on `temp`'s ledger running `rules` on the test's clock, ticked by hand (tickMs 0),
+ * An engine on `temp`'s ledger running AUCTION_RULES on the test's clock, ticked by hand (tickMs 0),
  * publishing nowhere and logging nothing unless `more` says otherwise.
  */
 export function auctionEngineDeps(
   temp: TempLedger,
-  rules: ReturnType<typeof auctionRules>,
   clock: () => number,
   more: Partial<EngineDeps> = {},
 ): EngineDeps {
   return {
     ledger: temp.ledger,
     hubKey: temp.hubKey,
-    config: { currency: 'EUR', settlementGraceMs: 60_000, tickMs: 0, market: rules },
+    config: { currency: 'EUR', settlementGraceMs: 60_000, tickMs: 0, market: AUCTION_RULES },
     clock,
     publish: () => {},
     log: pino({ level: 'silent' }),
@@ -67,10 +66,12 @@ export function registerAliceAndBob(engine: Engine, at: number): void {
 }
 
 /**
- * Alice offers 1000 Wh at ≥ 20 and bob bids 800 Wh at ≤ 30 for the first interval (800 Wh clear
- * at 20), each order signed by its participant; answers the engine's receipt for each.
+ * Alice and bob apply at `at`; alice offers 1000 Wh at ≥ 20 and bob bids 800 Wh at ≤ 30 for the
+ * first interval (800 Wh clear at 20), each order signed by its participant. Answers the engine's
+ * receipt for each order.
  */
-export function submitOfferAndBid(engine: Engine): EngineReceipt[] {
+export function aliceOffersBobBids(engine: Engine, at: number): EngineReceipt[] {
+  registerAliceAndBob(engine, at);
   const offer = energyOrder({ who: 'alice', side: 'offer', quantityWh: 1000, limitMinorPerKWh: 20 });
   const bid = energyOrder({ who: 'bob', side: 'bid', quantityWh: 800, limitMinorPerKWh: 30 });
   return (
