@@ -26,6 +26,7 @@ import { K, POLICY } from '../hub/validator/fixtures.js';
 import { Validator } from '../hub/validator/validator.js';
 import {
   benchMode,
+  envIntOption,
   fmt,
   intOption,
   median,
@@ -43,15 +44,7 @@ printHeader(
   'node --import tsx bench/congestion-step.ts',
 );
 
-function envInt(name: string): number | undefined {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const v = Number(raw);
-  if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${name} needs a positive integer, got "${raw}"`);
-  return v;
-}
-
-const CONTRACTS = intOption('contracts', envInt('CONTRACTS') ?? (mode.quick ? 50 : 10_000));
+const CONTRACTS = intOption('contracts', envIntOption('CONTRACTS') ?? (mode.quick ? 50 : 10_000));
 const RUNS = mode.quick ? 1 : 5;
 /** One untimed run first (full mode): the engine ticks in a long-running, warmed-up process. */
 const WARMUP = mode.quick ? 0 : 1;

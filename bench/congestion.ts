@@ -25,6 +25,7 @@ import {
 import {
   benchMode,
   clockMs,
+  envIntOption,
   fmt,
   intOption,
   median,
@@ -41,17 +42,9 @@ printHeader(
   'node --import tsx bench/congestion.ts',
 );
 
-function envInt(name: string): number | undefined {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const v = Number(raw);
-  if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${name} needs a positive integer, got "${raw}"`);
-  return v;
-}
-
-const CONTRACTS = intOption('contracts', envInt('CONTRACTS') ?? (mode.quick ? 200 : 10_000));
+const CONTRACTS = intOption('contracts', envIntOption('CONTRACTS') ?? (mode.quick ? 200 : 10_000));
 /** kWh scale of each contract (3: 60–600 kW average each, ~3.3 GW in all at 10,000 contracts). */
-const SCALE = envInt('SCALE') ?? 3;
+const SCALE = envIntOption('SCALE') ?? 3;
 const RUNS = mode.quick ? 1 : 5;
 /** One untimed run first (full mode): the engine decides in a long-running, warmed-up process. */
 const WARMUP = mode.quick ? 0 : 1;

@@ -2,7 +2,7 @@
 // instead of @noble/ed25519, so a million distinct, validly chained meter proofs can be made in a
 // minute. Ed25519 is deterministic, so the bytes are exactly what protocol's signMessage makes;
 // checkSameAsProtocol() proves it on samples before a bench relies on it.
-import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import {
   b64url,
   canonicalJson,
@@ -20,6 +20,7 @@ import {
   type MeterProof,
   signMessage,
 } from '../../protocol/messages/index.js';
+import { opsPerSecond } from './report.js';
 
 /** PKCS#8 DER prefix of an Ed25519 private key; the 32-byte seed follows it. */
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
@@ -117,4 +118,28 @@ export function checkSameAsProtocol(hub: BenchKey, gw: BenchGateway): void {
   if (fast !== slow || fastB !== slowB) {
     throw new Error('node:crypto JWS signing does not reproduce protocol signMessage; the bench would lie');
   }
+}
+
+/**
+ * The ingest ceiling: node:crypto Ed25519 verifies per second on one core with cached keys, over
+ * meter proofs like the fleet's (32 gateways, 8 proofs each), measured in this process.
+ */
+export function rawVerifyRate(quick: boolean): number {
+  const signed = Array.from({ length: 32 }, () => new BenchGateway()).flatMap((g) => {
+    const pub = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(g.key.publicKey).toString('base64url') },
+      format: 'jwk',
+    });
+    return Array.from({ length: 8 }, () => {
+      const [h, p, s] = g.nextProof().split('.') as [string, string, string];
+      return { input: Buffer.from(`${h}.${p}`), sig: Buffer.from(s, 'base64url'), pub };
+    });
+  });
+  return opsPerSecond(
+    (i) => {
+      const s = signed[i % signed.length] as (typeof signed)[number];
+      if (!verify(null, s.input, s.pub, s.sig)) throw new Error('verify failed');
+    },
+    quick ? { batch: 20, minMs: 50, runs: 1 } : { batch: 200, minMs: 1000, runs: 3 },
+  );
 }

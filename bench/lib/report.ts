@@ -27,6 +27,15 @@ export function intOption(
   return v;
 }
 
+/** An environment variable as a positive integer (e.g. CONTRACTS=10000), or undefined when unset. */
+export function envIntOption(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const v = Number(raw);
+  if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${name} needs a positive integer, got "${raw}"`);
+  return v;
+}
+
 export interface Machine {
   cores: number;
   cpu: string;
