@@ -11,7 +11,8 @@ import {
   VALIDATOR_DECISION_TYP,
   type ValidatorDecision,
 } from '../../protocol/messages/index.js';
-import { type ContractRecord, type LedgerState, refundBound } from '../contracts/fold.js';
+import type { LedgerState } from '../contracts/fold.js';
+import { complaintDecisionRefusal, disputeRulingRefusal } from '../contracts/ruling-checks.js';
 import { canonicalHashB64url } from '../validator/congestion/canonical.js';
 import type { ValidatorKey } from './validator-key.js';
 
@@ -53,17 +54,8 @@ export class KeyRulings implements Rulings {
   }
 
   rule(state: LedgerState, dispute: string, ruling: DisputeRuling, at: number): { compact: string } {
-    const d = Object.hasOwn(state.disputes, dispute) ? state.disputes[dispute] : undefined;
-    if (d === undefined || d.status !== 'open')
-      throw new RulingError('not-open', `no open dispute ${dispute} in the log`);
-    if (ruling.refund !== undefined) {
-      const bound = refundBound(state.contracts[d.contract] as ContractRecord, ruling.refund.from);
-      if (ruling.refund.amountMinor > bound)
-        throw new RulingError(
-          'refund-above-bound',
-          `a refund from ${ruling.refund.from} is at most ${bound}`,
-        );
-    }
+    const refusal = disputeRulingRefusal(state, dispute, ruling.refund);
+    if (refusal) throw new RulingError(refusal.code, refusal.message);
     return this.sign(state, {
       kind: 'dispute',
       subject: dispute,
@@ -81,8 +73,8 @@ export class KeyRulings implements Rulings {
     reasons: Reason[],
     at: number,
   ): { compact: string } {
-    if (!Object.hasOwn(state.complaints, complaint) || state.complaints[complaint]?.status !== 'open')
-      throw new RulingError('not-open', `no open complaint ${complaint} in the log`);
+    const refusal = complaintDecisionRefusal(state, complaint);
+    if (refusal) throw new RulingError(refusal.code, refusal.message);
     return this.sign(state, { kind: 'complaint', subject: complaint, outcome, reasons, at });
   }
 

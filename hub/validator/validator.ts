@@ -13,7 +13,8 @@ import {
   VALIDATOR_DECISION_TYP,
   type ValidatorDecision,
 } from '../../protocol/messages/index.js';
-import { type ContractRecord, type LedgerState, refundBound } from '../contracts/fold.js';
+import type { ContractRecord, LedgerState } from '../contracts/fold.js';
+import { complaintDecisionRefusal, disputeRulingRefusal } from '../contracts/ruling-checks.js';
 import { canonicalHashB64url, canonicalText } from './congestion/canonical.js';
 import type { SettlementInterval } from './congestion/contracts.js';
 import {
@@ -235,18 +236,8 @@ export class Validator {
     ruling: { outcome: 'upheld' | 'rejected'; reasons: Reason[]; refund?: Refund },
     at: number,
   ): SignedDecision {
-    const d = state.disputes[dispute];
-    if (d === undefined || d.status !== 'open')
-      throw new ValidatorError('not-open', `no open dispute ${dispute} in the log`);
-    const rec = state.contracts[d.contract] as ContractRecord;
-    if (ruling.refund !== undefined) {
-      const bound = refundBound(rec, ruling.refund.from);
-      if (ruling.refund.amountMinor > bound)
-        throw new ValidatorError(
-          'refund-above-bound',
-          `a refund from ${ruling.refund.from} is at most ${bound}`,
-        );
-    }
+    const refusal = disputeRulingRefusal(state, dispute, ruling.refund);
+    if (refusal) throw new ValidatorError(refusal.code, refusal.message);
     return this.sign(
       state,
       {
@@ -268,8 +259,8 @@ export class Validator {
     reasons: Reason[],
     at: number,
   ): SignedDecision {
-    if (state.complaints[complaint]?.status !== 'open')
-      throw new ValidatorError('not-open', `no open complaint ${complaint} in the log`);
+    const refusal = complaintDecisionRefusal(state, complaint);
+    if (refusal) throw new ValidatorError(refusal.code, refusal.message);
     return this.sign(state, { kind: 'complaint', subject: complaint, outcome, reasons }, at);
   }
 
