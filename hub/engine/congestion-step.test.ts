@@ -126,6 +126,29 @@ describe('congestion step', () => {
     expect(fold(b).congestion).toEqual([]);
   });
 
+  it("a step whose grid model is not the validator's signs nothing and says it is a setup fault", () => {
+    const { validator, lines } = setUp({ method: 'min-adjustment', weights: { default: 1 } });
+    const lines2: { event?: string; level: number; msg?: string }[] = [];
+    const log = pino({ level: 'info' }, { write: (s: string) => lines2.push(JSON.parse(s)) });
+    // The same grid with another line limit: another model hash than the validator's.
+    const step = new CongestionStep({
+      validator,
+      gridModel: triangleGrid(1_999),
+      highs,
+      periodMs: Q,
+      leadMs: 2 * HOUR,
+      log,
+    });
+    const { b } = activeWorld(compliantContract(), validator);
+    expect(drain(b, step, T_REVIEW)).toBe(0);
+    const faults = lines2.filter((l) => l.event === 'congestion-misconfigured');
+    expect(faults.length).toBeGreaterThan(0);
+    expect(faults[0]?.msg).toMatch(/engine\.gridModelFile/);
+    expect(lines2.filter((l) => l.event === 'congestion-undecidable')).toEqual([]);
+    expect(lines).toEqual([]);
+    expect(fold(b).congestion).toEqual([]);
+  });
+
   it('a decision too large for one ledger entry is not signed, and is logged once', () => {
     const { step, lines } = setUp({ method: 'min-adjustment', weights: { default: 1 } });
     // 600 contracts bus-1 → bus-3 written straight into a state (only the fields the congestion

@@ -176,9 +176,19 @@ export class CongestionStep {
             }
           } catch (err) {
             this.infeasible.add(hash);
+            // The validator refuses inputs built for another grid model or policy: a setup fault,
+            // not an overloaded grid, and the operator needs to be told which.
+            const misconfigured = (err as { code?: unknown }).code === 'prepared-mismatch';
             log.error(
-              { event: 'congestion-undecidable', interval, inputsHash: hash, err: (err as Error).message },
-              'no congestion decision for the interval; the operator must act (firm contracts or background flows overload a line)',
+              {
+                event: misconfigured ? 'congestion-misconfigured' : 'congestion-undecidable',
+                interval,
+                inputsHash: hash,
+                err: (err as Error).message,
+              },
+              misconfigured
+                ? "no congestion decision for the interval: the engine's grid model or policy is not the validator's (check engine.gridModelFile and engine.validatorPolicyFile, then restart)"
+                : 'no congestion decision for the interval; the operator must act (firm contracts or background flows overload a line)',
             );
           }
         } else if (latest.outcome === 'refused') {
