@@ -15,7 +15,7 @@ import { SimpleReviewer } from '../hub/engine/reviewer.js';
 import { loadOrCreateValidatorKey } from '../hub/engine/validator-key.js';
 import { loadOrCreateHubKey } from '../hub/keys.js';
 import { Ledger } from '../hub/ledger/ledger.js';
-import { gatewayIdOf, generateSecretKey, messageHashB64, publicKeyOf } from '../protocol/index.js';
+import { messageHashB64 } from '../protocol/index.js';
 import {
   CONTRACT_CANCELLATION_TYP,
   type EnergyContract,
@@ -23,18 +23,20 @@ import {
   SETTLEMENT_TYP,
   signMessage,
 } from '../protocol/messages/index.js';
-import { type Party, participantApplication, party, signBothParties } from './support/contract-fixtures.js';
+import {
+  type MeteringGateway,
+  meteringGateway,
+  minuteProofPayload,
+  type Party,
+  participantApplication,
+  party,
+  signBothParties,
+} from './support/contract-fixtures.js';
 import { bindGateways } from './support/hub-fixtures.js';
 
 const TOKEN = 'engine-test-operator-token-0123456789abcdef';
 const M = 60_000;
 const T0 = Date.UTC(2026, 2, 1, 10, 0);
-
-function gateway() {
-  const secretKey = generateSecretKey();
-  const publicKey = publicKeyOf(secretKey);
-  return { secretKey, publicKey, id: gatewayIdOf(publicKey), seq: 0, prev: null as string | null, wh: 0 };
-}
 
 describe('engine on a real ledger, with its HTTP endpoints', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'wattproof-engine-'));
@@ -59,8 +61,8 @@ describe('engine on a real ledger, with its HTTP endpoints', () => {
   const app = Fastify();
   const seller = party();
   const buyer = party();
-  const gwA = gateway();
-  const gwB = gateway();
+  const gwA = meteringGateway();
+  const gwB = meteringGateway();
   const contract: EnergyContract = {
     product: 'energy',
     seller: seller.id,
@@ -94,28 +96,8 @@ describe('engine on a real ledger, with its HTTP endpoints', () => {
   }
 
   /** A chained proof of one minute, appended as ingest appends it. */
-  function proof(g: ReturnType<typeof gateway>, minute: number, imp: number, exp: number) {
-    const start = T0 + minute * M;
-    const jws = signMessage(
-      METER_PROOF_TYP,
-      g.id,
-      {
-        gw: g.id,
-        seq: g.seq,
-        prev: g.prev,
-        meter: { id: 'grid', serial: 'SN-1' },
-        energy: 'electricity',
-        interval: { start, end: start + M },
-        importWh: { start: 1000 + g.wh, end: 1000 + g.wh + imp },
-        exportWh: { start: 5000 + g.wh, end: 5000 + g.wh + exp },
-        samples: 12,
-        expectedSamples: 12,
-        flags: [],
-        signedAt: start + M + 1000,
-      },
-      g.secretKey,
-    );
-    g.wh += Math.max(imp, exp);
+  function proof(g: MeteringGateway, minute: number, imp: number, exp: number) {
+    const jws = signMessage(METER_PROOF_TYP, g.id, minuteProofPayload(g, T0, minute, imp, exp), g.secretKey);
     ledger.append([{ jws, typ: METER_PROOF_TYP, kid: g.id, gw: g.id, seq: g.seq, receivedMs: now }]);
     g.prev = messageHashB64(jws);
     g.seq++;

@@ -16,25 +16,25 @@ import { SimpleReviewer } from '../hub/engine/reviewer.js';
 import { loadOrCreateValidatorKey } from '../hub/engine/validator-key.js';
 import { loadOrCreateHubKey } from '../hub/keys.js';
 import { Ledger } from '../hub/ledger/ledger.js';
-import { gatewayIdOf, generateSecretKey, messageHashB64, publicKeyOf, signJws } from '../protocol/index.js';
+import { messageHashB64, signJws } from '../protocol/index.js';
 import {
   type EnergyContract,
   GATEWAY_STATUS_TYP,
   METER_PROOF_TYP,
   type MeterProof,
 } from '../protocol/messages/index.js';
-import { participantApplication, party, signBothParties } from './support/contract-fixtures.js';
+import {
+  type MeteringGateway,
+  meteringGateway,
+  minuteProofPayload,
+  participantApplication,
+  party,
+  signBothParties,
+} from './support/contract-fixtures.js';
 import { bindGateways } from './support/hub-fixtures.js';
 
 const M = 60_000;
 const T0 = Date.UTC(2026, 2, 1, 10, 0);
-
-function gateway() {
-  const secretKey = generateSecretKey();
-  const publicKey = publicKeyOf(secretKey);
-  return { secretKey, publicKey, id: gatewayIdOf(publicKey), seq: 0, prev: null as string | null, wh: 0 };
-}
-type Gateway = ReturnType<typeof gateway>;
 
 describe('engine start-up fold', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'wattproof-engine-startup-'));
@@ -61,7 +61,10 @@ describe('engine start-up fold', () => {
   });
 
   /** Appends leaves as ingest does (its own transaction), then the engine folds them. */
-  function ingest(engine: Engine, leaves: { jws: string; typ: string; kid: string; g?: Gateway }[]): void {
+  function ingest(
+    engine: Engine,
+    leaves: { jws: string; typ: string; kid: string; g?: MeteringGateway }[],
+  ): void {
     ledger.append(
       leaves.map(({ jws, typ, kid, g }) => ({
         jws,
@@ -81,24 +84,14 @@ describe('engine start-up fold', () => {
   }
 
   /** A chained proof payload of one minute (override fields to break it). */
-  function proofOf(g: Gateway, minute: number, imp: number, exp: number, over: Partial<MeterProof> = {}) {
-    const start = T0 + minute * M;
-    const payload = {
-      gw: g.id,
-      seq: g.seq,
-      prev: g.prev,
-      meter: { id: 'grid', serial: 'SN-1' },
-      energy: 'electricity',
-      interval: { start, end: start + M },
-      importWh: { start: 1000 + g.wh, end: 1000 + g.wh + imp },
-      exportWh: { start: 5000 + g.wh, end: 5000 + g.wh + exp },
-      samples: 12,
-      expectedSamples: 12,
-      flags: [],
-      signedAt: start + M + 1000,
-      ...over,
-    };
-    g.wh += Math.max(imp, exp);
+  function proofOf(
+    g: MeteringGateway,
+    minute: number,
+    imp: number,
+    exp: number,
+    over: Partial<MeterProof> = {},
+  ) {
+    const payload = minuteProofPayload(g, T0, minute, imp, exp, over);
     // signJws, not signMessage: it signs a payload the schema refuses too (as an older hub might have).
     return { jws: signJws(METER_PROOF_TYP, g.id, payload, g.secretKey), typ: METER_PROOF_TYP, kid: g.id, g };
   }
@@ -106,9 +99,9 @@ describe('engine start-up fold', () => {
   it('reaches the state the engine built while the log was written, and the plain fold’s', () => {
     const seller = party();
     const buyer = party();
-    const gwA = gateway();
-    const gwB = gateway();
-    const gwC = gateway(); // bound, metering, in no contract
+    const gwA = meteringGateway();
+    const gwB = meteringGateway();
+    const gwC = meteringGateway(); // bound, metering, in no contract
     const live = engineOn();
     bindGateways(ledger, hubKey, [gwA, gwB, gwC], now);
     live.start();
@@ -140,7 +133,7 @@ describe('engine start-up fold', () => {
     expect(first?.outcome?.status).toBe('applied');
     expect(live.ledgerState.contracts[id]?.status).toBe('active');
 
-    const status = (g: Gateway) => ({
+    const status = (g: MeteringGateway) => ({
       jws: signJws(GATEWAY_STATUS_TYP, g.id, { state: 'online', at: now }, g.secretKey),
       typ: GATEWAY_STATUS_TYP,
       kid: g.id,

@@ -7,7 +7,7 @@
 // continues the same log (its next checkpoint is consistent with the backup's tree head, signed by
 // the same key); a backup of a tampered ledger, and a tampered backup, fail verify and are refused
 // by restore.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import {
   chownSync,
   copyFileSync,
@@ -28,7 +28,7 @@ import {
   hubCli,
   OPERATOR_TOKEN,
   runNode,
-  type spawnHub,
+  spawnHub,
   startTestHub,
   TestGateway,
   waitFor,
@@ -88,27 +88,6 @@ function tamper(db: string, idx: number): void {
 }
 
 type HubChild = Awaited<ReturnType<typeof spawnHub>>;
-
-/**
- * `wattproof-hub start` as spawnHub runs it, but waiting up to a minute for it to come up: on a
- * loaded 2-core machine loading the CLI alone has taken 8 s.
- */
-async function startHubCli(config: string): Promise<HubChild> {
-  const child = spawn(process.execPath, [hubCli, 'start', '--config', config], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => {
-    stderr += c.toString('utf8');
-  });
-  child.stdout?.resume();
-  const m = await waitFor(
-    `the hub to start\n${stderr}`,
-    () => /http (http:\/\/\S+), broker (mqtt:\/\/\S+)/.exec(stderr) ?? undefined,
-    60_000,
-  );
-  return { child, httpUrl: m[1] as string, brokerUrl: m[2] as string, stderr: () => stderr };
-}
 
 async function stopChild(hub: HubChild): Promise<number | null> {
   if (hub.child.exitCode !== null) return hub.child.exitCode;
@@ -264,7 +243,7 @@ describe('wattproof-hub backup and restore', () => {
   }, async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'wattproof-hub-backup-'));
     const data = path.join(dir, 'data');
-    const hub = await startHubCli(writeConfig(path.join(dir, 'hub.yaml'), './data'));
+    const hub = await spawnHub(writeConfig(path.join(dir, 'hub.yaml'), './data'));
     cleanups.push(() => stopChild(hub));
     const gateways = [new TestGateway(), new TestGateway(), new TestGateway()];
     for (const g of gateways) {
@@ -367,7 +346,7 @@ describe('wattproof-hub backup and restore', () => {
     // The restored hub starts on it and continues the same log: the gateways send again what the
     // backup lacks (the agent's outbox does this on its own), and the new checkpoint, signed by
     // the same key, is consistent with the backup's tree head.
-    const hub2 = await startHubCli(writeConfig(path.join(dir, 'hub-restored.yaml'), './fresh'));
+    const hub2 = await spawnHub(writeConfig(path.join(dir, 'hub-restored.yaml'), './fresh'));
     cleanups.push(() => stopChild(hub2));
     for (const g of gateways) {
       g.receipts.splice(0);

@@ -337,15 +337,19 @@ describe('congestion decisions from the folded state', () => {
     expect(verify(b, grid).failure).toMatchObject({ reason: 'outcome-mismatch', kind: 'congestion' });
   });
 
-  it('signs inputs prepared from the state byte for byte as it decides on its own', () => {
+  /** An active contract on the triangle grid, and the interval and moment to decide it at. */
+  function preparedWorld() {
     const grid = triangleGrid(2_000);
     const v = makeValidator({ gridModel: grid, highs });
     const { b } = activeWorld(compliantContract(), v);
-    const state = fold(b);
-    const interval = { start: EXAMPLE_T0, end: EXAMPLE_T0 + Q };
-    const at = EXAMPLE_T0 - 300_000;
     const policy = v.policy.congestion;
     if (policy === undefined) throw new Error('the fixture policy manages congestion');
+    const interval = { start: EXAMPLE_T0, end: EXAMPLE_T0 + Q };
+    return { grid, v, state: fold(b), interval, at: EXAMPLE_T0 - 300_000, policy };
+  }
+
+  it('signs inputs prepared from the state byte for byte as it decides on its own', () => {
+    const { grid, v, state, interval, at, policy } = preparedWorld();
     const fromState = congestionRequestFromState(state, interval, grid, policy);
     const prepared = prepareCongestion(highs, state.size, fromState);
     const own = v.congestion(state, interval, at);
@@ -367,14 +371,7 @@ describe('congestion decisions from the folded state', () => {
   });
 
   it('refuses prepared inputs of another state, interval, grid model or policy', () => {
-    const grid = triangleGrid(2_000);
-    const v = makeValidator({ gridModel: grid, highs });
-    const { b } = activeWorld(compliantContract(), v);
-    const state = fold(b);
-    const interval = { start: EXAMPLE_T0, end: EXAMPLE_T0 + Q };
-    const at = EXAMPLE_T0 - 300_000;
-    const policy = v.policy.congestion;
-    if (policy === undefined) throw new Error('the fixture policy manages congestion');
+    const { grid, v, state, interval, at, policy } = preparedWorld();
     const prep = (o: { size?: number; iv?: typeof interval; g?: typeof grid; p?: typeof policy } = {}) =>
       prepareCongestion(
         highs,

@@ -2,16 +2,65 @@
 // applications, registering and crediting them through the engine's HTTP endpoints, and a
 // contract signed by both parties.
 import { expect } from 'vitest';
-import { b64url, generateSecretKey, participantIdOf, publicKeyOf } from '../../protocol/index.js';
+import {
+  b64url,
+  gatewayIdOf,
+  generateSecretKey,
+  participantIdOf,
+  publicKeyOf,
+} from '../../protocol/index.js';
 import {
   type Contract,
   type EnergyType,
+  type MeterProof,
   PARTICIPANT_APPLICATION_TYP,
   type SignedContract,
   signContract,
   signMessage,
 } from '../../protocol/messages/index.js';
 import { OPERATOR_TOKEN } from './hub-fixtures.js';
+
+/** A gateway key with its place in its chain and its meter's reading, for proofs built by hand. */
+export function meteringGateway() {
+  const secretKey = generateSecretKey();
+  const publicKey = publicKeyOf(secretKey);
+  return { secretKey, publicKey, id: gatewayIdOf(publicKey), seq: 0, prev: null as string | null, wh: 0 };
+}
+export type MeteringGateway = ReturnType<typeof meteringGateway>;
+
+/**
+ * The payload of `g`'s next proof: minute `minute` after `t0` on meter "grid", `imp` Wh imported
+ * and `exp` Wh exported, with `over` applied. Moves the meter on; the caller moves the chain on
+ * once it has signed and appended the proof.
+ */
+export function minuteProofPayload(
+  g: MeteringGateway,
+  t0: number,
+  minute: number,
+  imp: number,
+  exp: number,
+  over: Partial<MeterProof> = {},
+): MeterProof {
+  const M = 60_000;
+  const start = t0 + minute * M;
+  const payload: MeterProof = {
+    gw: g.id,
+    seq: g.seq,
+    prev: g.prev,
+    meter: { id: 'grid', serial: 'SN-1' },
+    energy: 'electricity',
+    interval: { start, end: start + M },
+    importWh: { start: 1000 + g.wh, end: 1000 + g.wh + imp },
+    exportWh: { start: 5000 + g.wh, end: 5000 + g.wh + exp },
+    samples: 12,
+    expectedSamples: 12,
+    flags: [],
+    signedAt: start + M + 1000,
+    ...over,
+  };
+  g.wh += Math.max(imp, exp);
+  return payload;
+}
 
 export interface Party {
   readonly id: string;
